@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench chromium clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0  # CPU wheel, before anything can pull CUDA
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/qa index qa/data/corpus
+	$(BIN)/qa ask "When did Iran host Shoigu?"
+
+# Browser tests drive Debian's Chromium; install it where it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: could not install chromium; browser tests will be skipped"
+
+test: install chromium
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf .qa

@@ -1,0 +1,204 @@
+"""The on-disk index directory: versioned snapshots, atomic publication, one writer at a time.
+
+    index_dir/
+      CURRENT            name of the live snapshot, replaced atomically
+      .lock              held by the one process writing
+      v-20261121T120000-1a2b/   a complete snapshot: manifest.json + data files
+
+A writer fills a fresh `*.tmp` folder, fsyncs it, renames it to its final name and only then
+points CURRENT at it. A crash at any moment leaves CURRENT naming the previous complete snapshot;
+readers never see a half-written one. Also holds `VectorIndex`, the FAISS side of a snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+KEEP_OLD_SNAPSHOTS = 1  # the previous snapshot stays for readers still using it
+
+
+class IndexStoreError(Exception):
+    """The index is missing, damaged or incompatible; the message says how to repair it."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for item in path.rglob("*"):
+        if item.is_file():
+            with open(item, "rb") as fh:
+                os.fsync(fh.fileno())
+    for folder in [path, *[p for p in path.rglob("*") if p.is_dir()]]:
+        _fsync_dir(folder)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    manifest: dict
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+
+class IndexStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ---- reading -------------------------------------------------------------------------
+    def current_name(self) -> str | None:
+        try:
+            name = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IndexStoreError(f"cannot read {self.root / CURRENT}: {exc}") from exc
+        return name or None
+
+    def exists(self) -> bool:
+        return self.current_name() is not None
+
+    def current(self) -> Snapshot:
+        name = self.current_name()
+        if name is None:
+            raise IndexStoreError(f"no index in {self.root}: build one with `qa index PATH`")
+        path = self.root / name
+        manifest_path = path / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except FileNotFoundError as exc:
+            raise IndexStoreError(f"{manifest_path} is missing: rebuild with `qa index --rebuild PATH`") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexStoreError(f"{manifest_path} is unreadable ({exc}): rebuild with `qa index --rebuild PATH`") from exc
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexStoreError(
+                f"{manifest_path} has index format {manifest.get('format')!r}, this version reads {FORMAT_VERSION}: "
+                "rebuild with `qa index --rebuild PATH`"
+            )
+        for name, size in manifest.get("files", {}).items():
+            file = path / name
+            if not file.is_file():
+                raise IndexStoreError(f"{file} is missing: rebuild with `qa index --rebuild PATH`")
+            if file.stat().st_size != size:
+                raise IndexStoreError(f"{file} is truncated or changed: rebuild with `qa index --rebuild PATH`")
+        return Snapshot(path, manifest)
+
+    # ---- writing -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, wait_s: float = 0.0) -> Iterator[None]:
+        """Exclusive writer lock; raises IndexStoreError if another writer holds it past `wait_s`."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+") as fh:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexStoreError(
+                            f"another `qa index` is writing {self.root}; wait for it to finish and run again"
+                        ) from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def new_snapshot_dir(self) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        path = self.root / f"v-{stamp}-{uuid.uuid4().hex[:6]}.tmp"
+        path.mkdir(parents=True)
+        return path
+
+    def publish(self, tmp_dir: Path, manifest: dict) -> Snapshot:
+        """Seal a filled snapshot folder and make it the live one. Call with the lock held."""
+        manifest = dict(manifest)
+        manifest["format"] = FORMAT_VERSION
+        manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest["files"] = {
+            p.relative_to(tmp_dir).as_posix(): p.stat().st_size for p in sorted(tmp_dir.rglob("*")) if p.is_file()
+        }
+        final = tmp_dir.with_suffix("")
+        manifest["version"] = final.name
+        (tmp_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        _fsync_tree(tmp_dir)
+        os.rename(tmp_dir, final)
+        pointer = self.root / f"{CURRENT}.tmp"
+        with open(pointer, "w") as fh:
+            fh.write(final.name)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(pointer, self.root / CURRENT)
+        _fsync_dir(self.root)
+        self._remove_stale(keep=final.name)
+        return Snapshot(final, manifest)
+
+    def _remove_stale(self, keep: str) -> None:
+        snapshots = sorted((p for p in self.root.glob("v-*") if p.is_dir()), key=lambda p: p.name)
+        finished = [p for p in snapshots if p.suffix != ".tmp" and p.name != keep]
+        for path in [p for p in snapshots if p.suffix == ".tmp"] + finished[: max(0, len(finished) - KEEP_OLD_SNAPSHOTS)]:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def clear(self) -> None:
+        """Remove every snapshot (for tests and `--rebuild` of a broken index)."""
+        if self.root.exists():
+            for path in self.root.glob("v-*"):
+                shutil.rmtree(path, ignore_errors=True)
+            (self.root / CURRENT).unlink(missing_ok=True)
+
+
+class VectorIndex:
+    """Inner-product search over L2-normalised vectors (exact FAISS flat index)."""
+
+    FILE = "vectors.npy"
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.index = faiss.IndexFlatIP(self.vectors.shape[1])
+        if len(self.vectors):
+            self.index.add(self.vectors)
+
+    def __len__(self) -> int:
+        return self.index.ntotal
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) for the k nearest passages; ids of -1 are padding."""
+        k = min(k, len(self))
+        if k == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        return scores[0], ids[0]
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / self.FILE, self.vectors)
+
+    @classmethod
+    def load(cls, folder: Path) -> VectorIndex:
+        try:
+            return cls(np.load(folder / cls.FILE, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise IndexStoreError(f"{folder / cls.FILE} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc

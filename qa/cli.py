@@ -1,0 +1,259 @@
+"""The `qa` command line: index, ask, search, chat, eval (and the servers).
+
+Each command is a thin shell over `QAPipeline`; user errors print one line naming the fix and
+exit non-zero (2 for unusable input), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from embeddings.encoder import EncoderError
+from embeddings.store import IndexStoreError
+from qa.config import Settings, get_settings
+from qa.corpus import CorpusError
+from qa.pipeline import QAPipeline, QuestionError
+from qa.schema import Answer
+
+app = typer.Typer(
+    help="Ask questions of a folder of news articles; answers cite the passages they come from.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory [env: QA_INDEX_DIR; default .qa/index]")]
+Model = Annotated[Optional[str], typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
+Backend = Annotated[Optional[str], typer.Option("--backend", help="Encoder runtime: onnx or torch [env: QA_BACKEND]")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of formatted text.")]
+
+
+def _warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except QuestionError as exc:
+        raise _fail(str(exc), 2) from None
+    except (IndexStoreError, EncoderError, CorpusError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("passages"), TimeRemainingColumn(),
+        console=err, transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _settings(index_dir: Path | None = None, model: str | None = None, backend: str | None = None) -> Settings:
+    return get_settings(index_dir=index_dir, model=model, backend=backend)
+
+
+def _pipeline(settings: Settings) -> QAPipeline:
+    """A pipeline on the configured index; the bundled demo corpus is indexed if there is none."""
+    pipeline = QAPipeline(settings)
+    if not pipeline.store.exists():
+        err.print(f"No index in {settings.index_dir}; indexing the bundled demo corpus first.")
+        with _progress_bar("Indexing") as progress:
+            pipeline.build_bundled_index(_warn, progress)
+    return pipeline
+
+
+def _lines(argument: str) -> Iterator[str]:
+    """The argument itself, or each non-blank line of stdin when it is '-'."""
+    if argument != "-":
+        yield argument
+        return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def print_answer(answer: Answer) -> None:
+    if not answer.answered:
+        out.print(f"[bold yellow]No answer.[/] {escape(answer.message or '')}")
+        return
+    out.print(f"[bold]{escape(answer.answer or '')}[/]")
+    out.print()
+    for citation in answer.citations:
+        first = citation.sources[0]
+        meta = ", ".join(x for x in (first.publisher, citation.published) if x)
+        out.print(f"[bold cyan][{citation.n}][/] {escape(citation.title)}" + (f" [dim]({escape(meta)})[/]" if meta else ""))
+        out.print(f"    [link={citation.url}]{escape(citation.url)}[/link]")
+        for other in citation.sources[1:]:
+            other_meta = ", ".join(x for x in (other.publisher, other.published) if x)
+            out.print(f"    also reported in: {escape(other.title)}" + (f" [dim]({escape(other_meta)})[/]" if other_meta else ""))
+            out.print(f"    [link={other.url}]{escape(other.url)}[/link]")
+    out.print(f"[dim]{answer.took_ms:.0f} ms[/]")
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .jsonl articles.")],
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the existing index and start over.")] = False,
+    max_passage_chars: Annotated[Optional[int], typer.Option(help="Passage length bound [env: QA_MAX_PASSAGE_CHARS]")] = None,
+) -> None:
+    """Index articles: clean, split into passages, embed, and publish a new index snapshot."""
+    from qa.corpus import load_documents
+    from qa.index import build_index
+
+    settings = get_settings(index_dir=index_dir, model=model, backend=backend, max_passage_chars=max_passage_chars)
+    pipeline = QAPipeline(settings)
+    with _user_errors():
+        with pipeline.store.lock(wait_s=0):
+            if rebuild:
+                pipeline.store.clear()
+            documents = list(load_documents(paths, _warn))
+            with _progress_bar("Embedding") as progress:
+                report = build_index(documents, pipeline.encoder, pipeline.store, settings.max_passage_chars, progress)
+    for doc_id in report.skipped_duplicates:
+        _warn(f"duplicate doc id {doc_id!r}: kept the first one")
+    err.print(
+        f"Indexed {report.documents} documents, {report.passages} passages "
+        f"({report.encoded} newly embedded) into {escape(str(settings.index_dir))} (snapshot {report.version})"
+    )
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, or '-' to read one question a line from stdin.")],
+    as_json: AsJson = False,
+    top_k: Annotated[Optional[int], typer.Option("-k", "--top-k", min=1, max=50, help="Passages to consider [env: QA_TOP_K]")] = None,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+) -> None:
+    """Answer a question with numbered citations (builds the demo index on first use)."""
+    with _user_errors():
+        if question != "-":
+            from qa.pipeline import check_question
+
+            check_question(question)  # fail before loading anything
+        pipeline = _pipeline(_settings(index_dir, model, backend))
+        for line in _lines(question):
+            try:
+                answer = pipeline.ask(line, top_k=top_k)
+            except QuestionError as exc:
+                if question != "-":
+                    raise
+                _warn(f"skipped line: {exc}")
+                continue
+            if as_json:
+                print(answer.model_dump_json(), flush=True)
+            else:
+                print_answer(answer)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Search text, or '-' to read one query a line from stdin.")],
+    k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="Number of passages.")] = 10,
+    as_json: AsJson = False,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+) -> None:
+    """Ranked passages for a query: retrieval only, no answer extraction."""
+    with _user_errors():
+        if query != "-":
+            from qa.pipeline import check_question
+
+            check_question(query)
+        pipeline = _pipeline(_settings(index_dir, model, backend))
+        for line in _lines(query):
+            try:
+                response = pipeline.search(line, k)
+            except QuestionError as exc:
+                if query != "-":
+                    raise
+                _warn(f"skipped line: {exc}")
+                continue
+            if as_json:
+                print(response.model_dump_json(), flush=True)
+                continue
+            for rank, result in enumerate(response.results, start=1):
+                out.print(f"[bold cyan]{rank:>2}.[/] [bold]{escape(result.title)}[/] [dim]{result.doc_id} {result.start}-{result.end} score {result.score:.3f}[/]")
+                out.print(f"    {escape(result.passage)}")
+
+
+@app.command()
+def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = None) -> None:
+    """Interactive questions; follow-ups ("When was that?") refer back to earlier turns."""
+    from qa.conversation import Conversation
+
+    with _user_errors():
+        pipeline = _pipeline(_settings(index_dir, model, backend))
+        pipeline.index  # load before the first prompt
+    conversation = Conversation()
+    out.print("[dim]Ask a question; an empty line, 'exit' or Ctrl-D ends the chat.[/]")
+    while True:
+        try:
+            question = out.input("[bold green]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            break
+        if question.strip().lower() in {"", "exit", "quit"}:
+            break
+        try:
+            print_answer(pipeline.ask(question, conversation=conversation))
+        except QuestionError as exc:
+            _warn(str(exc))
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Questions, one JSON object a line: question, answers, docs, answerable.")],
+    as_json: AsJson = False,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+) -> None:
+    """Score answers, abstentions and retrieval on a question file; list every miss."""
+    from qa.evaluation import EvalFileError, evaluate_file
+
+    with _user_errors():
+        pipeline = _pipeline(_settings(index_dir, model, backend))
+        try:
+            report = evaluate_file(pipeline, file)
+        except EvalFileError as exc:
+            raise _fail(str(exc), 2) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        report.print(out)
+    raise typer.Exit(0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Read articles from files and folders into cleaned `Document`s.
+
+Supported: `.txt`, `.md`, `.html`/`.htm` (main text through trafilatura) and `.jsonl` (one document
+a line). A folder may hold a `metadata.json` mapping doc ids to `title`, `publisher`, `published`
+and `url`; those override what cleaning reads from the text. Bad files are reported through `warn`
+and skipped, so one broken file never stops an indexing run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from qa.cleaning import clean_text
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
+METADATA_FILE = "metadata.json"
+META_FIELDS = ("title", "publisher", "published", "url")
+
+Warn = Callable[[str], None]
+
+
+class CorpusError(Exception):
+    """Raised when there is nothing to index at all."""
+
+
+@dataclass
+class Document:
+    doc_id: str
+    text: str  # cleaned article text; passage offsets point into it
+    title: str
+    url: str | None = None
+    published: str | None = None
+    publisher: str | None = None
+    source: str | None = None  # file the document came from
+    content_hash: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _read_text(path: Path, warn: Warn) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        warn(f"skipped {path}: cannot read it ({exc.strerror or exc})")
+        return None
+    if b"\x00" in data[:8192]:
+        warn(f"skipped {path}: looks binary")
+        return None
+    text = data.decode("utf-8", errors="replace")
+    if "\ufffd" in text and "\ufffd".encode() not in data:
+        warn(f"{path}: not valid UTF-8; undecodable bytes replaced")
+    if not text.strip():
+        warn(f"skipped {path}: empty")
+        return None
+    return text
+
+
+def _markdown_to_text(text: str) -> str:
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links keep their words
+    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.M)
+    text = re.sub(r"^\s{0,3}>\s?", "", text, flags=re.M)
+    text = re.sub(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
+    return text
+
+
+def _html_document(html: str) -> dict | None:
+    import trafilatura  # imported lazily: only HTML needs it
+
+    extracted = trafilatura.bare_extraction(
+        html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
+    )
+    if extracted is None:
+        return None
+    data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
+    if not (data.get("text") or "").strip():
+        return None
+    return {
+        "text": data["text"],
+        "title": data.get("title"),
+        "published": data.get("date"),
+        "publisher": data.get("sitename"),
+        "url": data.get("url"),
+    }
+
+
+def make_document(doc_id: str, raw_text: str, meta: dict, source: str | None) -> Document | None:
+    """Clean one article's text; metadata given explicitly wins over what the text states."""
+    cleaned = clean_text(raw_text)
+    if not cleaned.text.strip():
+        return None
+    fields = {
+        "title": cleaned.title,
+        "published": cleaned.published,
+        "publisher": cleaned.publisher,
+        "url": None,
+    }
+    fields.update({k: str(v) for k, v in meta.items() if k in META_FIELDS and v})
+    return Document(
+        doc_id=doc_id,
+        text=cleaned.text,
+        title=fields["title"] or doc_id,
+        url=fields["url"],
+        published=fields["published"],
+        publisher=fields["publisher"],
+        source=source,
+        content_hash=_hash(json.dumps([doc_id, cleaned.text, fields], sort_keys=True)),
+    )
+
+
+def _jsonl_documents(path: Path, base_id: str, warn: Warn) -> Iterator[Document]:
+    text = _read_text(path, warn)
+    if text is None:
+        return
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            warn(f"skipped {path}:{lineno}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
+            warn(f"skipped {path}:{lineno}: needs a non-empty \"text\" field")
+            continue
+        doc_id = str(record.get("id") or f"{base_id}/{lineno}")
+        doc = make_document(doc_id, record["text"], record, f"{path}:{lineno}")
+        if doc is None:
+            warn(f"skipped {path}:{lineno}: nothing left after removing page furniture")
+            continue
+        yield doc
+
+
+def _file_documents(path: Path, doc_id: str, meta: dict, warn: Warn) -> Iterator[Document]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _jsonl_documents(path, doc_id, warn)
+        return
+    text = _read_text(path, warn)
+    if text is None:
+        return
+    if suffix in {".html", ".htm"}:
+        extracted = _html_document(text)
+        if extracted is None:
+            warn(f"skipped {path}: no article text found in the HTML")
+            return
+        text = extracted.pop("text")
+        meta = {**{k: v for k, v in extracted.items() if v}, **meta}
+    elif suffix in {".md", ".markdown"}:
+        text = _markdown_to_text(text)
+    doc = make_document(doc_id, text, meta, str(path))
+    if doc is None:
+        warn(f"skipped {path}: nothing left after removing page furniture")
+        return
+    yield doc
+
+
+def _folder_metadata(folder: Path, warn: Warn) -> dict[str, dict]:
+    meta_path = folder / METADATA_FILE
+    if not meta_path.is_file():
+        return {}
+    try:
+        data = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("expected an object keyed by doc id")
+        return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+    except (OSError, ValueError) as exc:
+        warn(f"ignored {meta_path}: {exc}")
+        return {}
+
+
+def iter_sources(paths: list[Path]) -> Iterator[tuple[Path, str, Path | None]]:
+    """(file, doc_id, folder it was found in) for every supported file under `paths`."""
+    for root in paths:
+        if root.is_dir():
+            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+                if path.suffix.lower() in TEXT_SUFFIXES and not any(part.startswith(".") for part in path.relative_to(root).parts):
+                    yield path, path.relative_to(root).with_suffix("").as_posix(), root
+        else:
+            yield root, root.stem, None
+
+
+def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
+    """Every document under `paths`. Raises CorpusError for paths that do not exist."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CorpusError(f"no such file or folder: {', '.join(missing)}")
+    folder_meta: dict[Path, dict[str, dict]] = {}
+    for path, doc_id, folder in iter_sources(paths):
+        meta: dict = {}
+        if folder is not None:
+            if folder not in folder_meta:
+                folder_meta[folder] = _folder_metadata(folder, warn)
+            meta = folder_meta[folder].get(doc_id, {})
+        elif path.suffix.lower() not in TEXT_SUFFIXES:
+            warn(f"skipped {path}: unsupported file type (use .txt, .md, .html or .jsonl)")
+            continue
+        yield from _file_documents(path, doc_id, meta, warn)

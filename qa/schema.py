@@ -1,0 +1,55 @@
+"""The answer object: the one contract every front end (CLI, HTTP, Slack) serialises."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Source(BaseModel):
+    """One outlet's copy of a cited passage (reposted stories list several)."""
+
+    doc_id: str
+    title: str
+    url: str
+    published: str | None = None
+    publisher: str | None = None
+    passage: str
+    start: int
+    end: int
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The number used by the inline marker [n] in the answer.")
+    doc_id: str
+    title: str
+    url: str = Field(description="The article's own URL, or a source-viewer link to the exact span.")
+    published: str | None = None
+    passage: str = Field(description="The cited text: document text[start:end].")
+    start: int
+    end: int
+    score: float
+    sources: list[Source] = Field(description="Every document carrying this passage, this one first.")
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str | None = Field(description="Extracted answer with [n] markers, or null when declined.")
+    answered: bool
+    message: str | None = Field(None, description="Why no answer was given; null when answered.")
+    citations: list[Citation] = []
+    took_ms: float = 0.0
+
+
+class SearchResult(BaseModel):
+    doc_id: str
+    title: str
+    url: str
+    passage: str
+    start: int
+    end: int
+    score: float
+
+
+class SearchResponse(BaseModel):
+    query: str
+    results: list[SearchResult]
