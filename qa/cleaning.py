@@ -164,7 +164,7 @@ def clean_text(raw: str) -> CleanedText:
         date = _extract_date(line)
         if date and len(line.split()) <= 6:
             result.published = result.published or date
-        elif result.title is None and len(line.split()) >= 4:
+        elif result.title is None and len(line.split()) >= 3:
             result.title = _strip_site_suffix(line)
         else:
             result.removed.append(("header", line))

@@ -184,7 +184,7 @@ def iter_sources(paths: list[Path]) -> Iterator[tuple[Path, str, Path | None]]:
     """(file, doc_id, folder it was found in) for every supported file under `paths`."""
     for root in paths:
         if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
                 if path.suffix.lower() in TEXT_SUFFIXES and not any(part.startswith(".") for part in path.relative_to(root).parts):
                     yield path, path.relative_to(root).with_suffix("").as_posix(), root
         else:
