@@ -87,10 +87,15 @@ class CleanedText:
     removed: list[tuple[str, str]] = field(default_factory=list)  # (reason, line), for debugging
 
 
+FURNITURE_MAX_WORDS = 30  # prompts, menus and teasers are short; a long paragraph is article text
+
+
 def _is_furniture_line(line: str) -> str | None:
     lowered = line.lower()
     if sum(name in lowered for name in LANGUAGE_NAMES) >= 3:
         return "language menu"
+    if len(line.split()) > FURNITURE_MAX_WORDS:
+        return None
     for pattern in FURNITURE_LINE_RES:
         if pattern.search(line):
             return "furniture: " + pattern.pattern[:40]
@@ -100,11 +105,13 @@ def _is_furniture_line(line: str) -> str | None:
 def _is_prose(line: str) -> bool:
     """Article paragraphs are sentences: long enough and ending like a sentence."""
     stripped = line.strip()
-    if BULLET_RE.match(stripped) or stripped.endswith((" -", " –", " —")):
-        return False
     n_words = len(stripped.split())
+    if (BULLET_RE.match(stripped) or stripped.endswith((" -", " –", " —"))) and n_words < FURNITURE_MAX_WORDS:
+        return False
     if SENTENCE_END_RE.search(stripped):
         return n_words >= 6
+    if stripped.endswith(":"):  # a sentence introducing a quote or a list
+        return n_words >= 12
     return n_words >= 25  # a long paragraph that lost its final full stop
 
 
