@@ -148,6 +148,9 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
     pooling = model_dir / "1_Pooling" / "config.json"
     if pooling.is_file() and not json.loads(pooling.read_text()).get("pooling_mode_mean_tokens", True):
         raise EncoderError(f"{model_dir} does not use mean pooling; use QA_BACKEND=torch for it")
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(model_dir)).eval()
 
     class LastHiddenState(torch.nn.Module):

@@ -251,6 +251,30 @@ def evaluate(
     raise typer.Exit(0)
 
 
+Host = Annotated[str, typer.Option("--host", help="Interface to listen on.")]
+Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+) -> None:
+    """Serve the HTTP API, the chat page (/) and the source viewer (/sources/ID) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    with _user_errors():
+        pipeline = _pipeline(_settings(index_dir, model, backend))
+        pipeline.index  # load the model and index before accepting requests
+    err.print(f"Serving on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,74 @@
+"""The chat page and source viewer in headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_ask_follow_citation_and_see_the_highlight(browser, server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(server.url + "/")
+    page.fill("#question", "When did Iran host Shoigu?")
+    page.click("#ask")
+    page.wait_for_selector(".turn.answer .answer-text", timeout=20000)
+    answer = page.inner_text(".turn.answer .answer-text")
+    assert "September" in answer and "[1]" in answer
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+    # Follow-up in the same conversation.
+    page.fill("#question", "Who showed him the missiles?")
+    page.click("#ask")
+    page.wait_for_function("document.querySelectorAll('.turn.answer, .turn.declined').length >= 2", timeout=20000)
+
+    # The citation opens the source viewer with the passage highlighted.
+    first_citation = page.locator(".turn.answer").first.locator("a.citation").first
+    href = first_citation.get_attribute("href")
+    assert "/sources/" in href and "#c" in href
+    page.goto(href.replace("http://localhost:8000", server.url))
+    mark = page.locator("mark#highlight")
+    mark.wait_for(timeout=10000)
+    assert "September" in mark.inner_text()
+    assert mark.is_visible()
+    box = mark.bounding_box()
+    assert box is not None and 0 <= box["y"] < 800  # scrolled into view
+    page.screenshot(path=str(ARTIFACTS / "source-viewer.png"))
+    page.close()
+
+
+def test_markup_in_an_article_stays_inert(browser, xss_server):
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(xss_server.url + "/")
+    page.fill("#question", "When will the harbour bridge close?")
+    page.click("#ask")
+    page.wait_for_selector(".turn.answer .answer-text", timeout=20000)
+    assert "<script>" in page.inner_text(".turn.answer .answer-text")  # shown as text
+    page.goto(xss_server.url + "/sources/evil#c0-40")
+    page.wait_for_selector("mark#highlight")
+    assert "<script>" in page.inner_text("#text")
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#text script, #text img, .answer-text img").count() == 0
+    assert dialogs == []
+    page.close()
