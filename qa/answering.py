@@ -21,7 +21,7 @@ from qa.corpus import Document
 from qa.index import Index
 from qa.retrieval import Hit
 from qa.schema import Answer, Citation, Source
-from qa.text import terms, words
+from qa.text import term_set, terms, words
 
 DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Try rephrasing, or ask about something they cover."
 
@@ -293,12 +293,12 @@ class Answerer:
             if hit.dense < MIN_DENSE:
                 continue
             doc_text = self.index.documents[hit.passage.doc_id].text
-            context_cov = self._coverage(weights, set(terms(hit.passage.text)))
+            context_cov = self._coverage(weights, term_set(hit.passage.text))
             if context_cov < MIN_COVERAGE:
                 continue
             for start, end in self._spans(hit):
                 text = doc_text[start:end]
-                span_terms = set(terms(text))
+                span_terms = term_set(text)
                 typed = has_answer_type(qtype, text, question_words) if len(span_terms - q_terms) >= 2 else False
                 if not typed or (qtype == "quantity" and not figure_near(text, counted)):
                     continue
@@ -325,7 +325,7 @@ class Answerer:
     def _citation(self, best: Candidate, hits: list[Hit]) -> Citation:
         doc = self.index.documents[best.hit.passage.doc_id]
         sources = [self._source(doc, best.start, best.end)]
-        answer_terms = set(terms(best.text))
+        answer_terms = term_set(best.text)
         for hit in hits:
             other = self.index.documents[hit.passage.doc_id]
             if any(s.doc_id == other.doc_id for s in sources) or not self.same_story(doc.doc_id, other.doc_id):
@@ -343,7 +343,7 @@ class Answerer:
         doc_text = self.index.documents[hit.passage.doc_id].text
         best, best_overlap = None, DUPLICATE_OVERLAP
         for start, end in hit.passage.sentences:
-            sentence_terms = set(terms(doc_text[start:end]))
+            sentence_terms = term_set(doc_text[start:end])
             smaller = min(len(sentence_terms), len(answer_terms))
             if smaller < 5:
                 continue

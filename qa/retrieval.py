@@ -8,7 +8,9 @@ on the hit, because the answerer judges absolute relevance from them.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
+from threading import Lock
 
 import numpy as np
 
@@ -31,15 +33,40 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.ones_like(values)
 
 
+class QueryEmbeddingCache:
+    """Recent query vectors: repeated and follow-up questions skip the encoder."""
+
+    def __init__(self, encoder: Encoder, size: int = 2048) -> None:
+        self.encoder = encoder
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __call__(self, query: str) -> np.ndarray:
+        with self._lock:
+            vector = self._items.get(query)
+            if vector is not None:
+                self._items.move_to_end(query)
+                return vector
+        vector = self.encoder.encode([query])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._items[query] = vector
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+
 class HybridRetriever:
     def __init__(self, index: Index, encoder: Encoder, dense_weight: float = 0.5, candidates: int = 50) -> None:
         self.index = index
-        self.encoder = encoder
+        self.embed = QueryEmbeddingCache(encoder)
         self.dense_weight = dense_weight
         self.candidates = candidates
-
-    def embed(self, query: str) -> np.ndarray:
-        return self.encoder.encode([query])[0]
 
     def run(self, query: str, k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         n_passages = len(self.index.passages)

@@ -58,3 +58,9 @@ def terms(text: str) -> list[str]:
 
 def terms_batch(texts: list[str]) -> list[list[str]]:
     return [terms(t) for t in texts]
+
+
+@lru_cache(maxsize=65536)
+def term_set(text: str) -> frozenset[str]:
+    """`terms` as a set, cached: the answerer scores the same sentences for many questions."""
+    return frozenset(terms(text))

@@ -39,7 +39,7 @@ def test_ask_follow_citation_and_see_the_highlight(browser, server):
     # Follow-up in the same conversation.
     page.fill("#question", "Who showed him the missiles?")
     page.click("#ask")
-    page.wait_for_function("document.querySelectorAll('.turn.answer, .turn.declined').length >= 2", timeout=20000)
+    page.locator(".turn.answer").nth(1).wait_for(timeout=20000)  # answered or declined, both are .turn.answer
 
     # The citation opens the source viewer with the passage highlighted.
     first_citation = page.locator(".turn.answer").first.locator("a.citation").first
