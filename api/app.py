@@ -2,7 +2,7 @@
 
 Only protocol translation lives here: requests become `QAPipeline.ask` calls, answers go back as
 JSON. Model inference runs in a worker thread so the event loop keeps serving; the pipeline
-checks for a newer index snapshot between requests (at most once a second).
+itself switches to a newer index snapshot between requests.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from qa.schema import Answer
 
 STATIC = Path(__file__).parent / "static"
 EXAMPLE_QUESTION = "When did Iran host Shoigu?"
-RELOAD_CHECK_S = 1.0
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
@@ -90,7 +89,6 @@ def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = N
     conversations = conversations or ConversationStore()
     metrics = Metrics()
     limiter = CapacityLimiter(4)  # inference threads; more only contend for the two cores
-    last_reload_check = [0.0]
     app.state.pipeline = pipeline
     app.state.conversations = conversations
 
@@ -108,13 +106,6 @@ def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = N
 
     @app.middleware("http")
     async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
-        now = time.monotonic()
-        if now - last_reload_check[0] > RELOAD_CHECK_S:
-            last_reload_check[0] = now
-            try:
-                await to_thread.run_sync(pipeline.reload_if_changed, limiter=limiter)
-            except IndexStoreError:
-                pass  # keep serving the snapshot we have; /healthz reports the problem
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

@@ -275,6 +275,56 @@ def serve(
     uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
 
 
+@app.command()
+def slack(
+    host: Host = "127.0.0.1",
+    port: Port = 3000,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+) -> None:
+    """Run the Slack bot: Socket Mode if SLACK_APP_TOKEN is set, else HTTP mode on /slack/events."""
+    import logging
+    import os
+
+    bot_token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
+    app_token = os.environ.get("SLACK_APP_TOKEN", "").strip()
+    signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
+    if not bot_token:
+        raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")
+    if not app_token and not signing_secret:
+        raise _fail("set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) from your Slack app's settings")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("slack_bolt").setLevel(logging.ERROR)  # bolt warns about its own defaults
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import SlackBot
+
+    settings = _settings(index_dir, model, backend)
+    with _user_errors():
+        pipeline = _pipeline(settings)
+        pipeline.index
+    try:
+        bot = SlackBot(pipeline, bot_token, signing_secret or None, settings.slack_api_url, settings.feedback_log)
+    except (BoltError, SlackApiError) as exc:
+        raise _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc}); check the token") from None
+    except OSError as exc:  # includes URLError: Slack's Web API could not be reached
+        raise _fail(f"cannot reach the Slack Web API at {settings.slack_api_url} ({exc}); check QA_SLACK_API_URL and the network") from None
+    if app_token:
+        from bot.server import run_socket_mode
+
+        err.print("Slack bot connected in Socket Mode")
+        run_socket_mode(bot, app_token)
+        return
+    import uvicorn
+
+    from bot.server import http_app
+
+    err.print(f"Slack bot listening on http://{host}:{port}/slack/events")
+    uvicorn.run(http_app(bot), host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

@@ -64,6 +64,12 @@ class ConversationStore:
     def __len__(self) -> int:
         return len(self._items)
 
+    def has(self, conversation_id: str) -> bool:
+        """Whether a live (unexpired) conversation has this id."""
+        with self._lock:
+            self._evict(time.monotonic())
+            return conversation_id in self._items
+
     def get(self, conversation_id: str | None) -> tuple[str, Conversation]:
         """The live conversation with this id, or a new one (under this id if one was given)."""
         now = time.monotonic()

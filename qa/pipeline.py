@@ -7,13 +7,14 @@ between requests, and each request works wholly on the snapshot it started with.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from embeddings.encoder import Encoder, load_encoder
-from embeddings.store import IndexStore
+from embeddings.store import IndexStore, IndexStoreError
 from qa.answering import Answerer
 from qa.config import BUNDLED_CORPUS, Settings
 from qa.conversation import Conversation
@@ -23,6 +24,7 @@ from qa.retrieval import HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
 
 RETRIEVE_AT_LEAST = 10  # the answerer looks at more passages than it cites
+RELOAD_CHECK_S = 1.0  # how often a long-running pipeline looks for a newer index snapshot
 
 
 class QuestionError(ValueError):
@@ -55,6 +57,7 @@ class QAPipeline:
         self._encoder = encoder
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
+        self._last_reload_check = time.monotonic()
 
     @property
     def encoder(self) -> Encoder:
@@ -73,7 +76,15 @@ class QAPipeline:
 
     @property
     def loaded(self) -> _Loaded:
+        """The live index and its components; switches to a newer snapshot between requests."""
         current = self._loaded
+        if current is not None and time.monotonic() - self._last_reload_check > RELOAD_CHECK_S:
+            self._last_reload_check = time.monotonic()
+            try:
+                self.reload_if_changed()
+            except IndexStoreError as exc:  # a broken new snapshot: keep answering from the old one
+                logging.getLogger("qa").warning("not switching index: %s", exc)
+            current = self._loaded
         if current is None:
             with self._lock:
                 if self._loaded is None:
