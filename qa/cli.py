@@ -32,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: greppable, copyable
 
 IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory [env: QA_INDEX_DIR; default .qa/index]")]
 Model = Annotated[Optional[str], typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
@@ -120,25 +120,82 @@ def index(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the existing index and start over.")] = False,
     max_passage_chars: Annotated[Optional[int], typer.Option(help="Passage length bound [env: QA_MAX_PASSAGE_CHARS]")] = None,
 ) -> None:
-    """Index articles: clean, split into passages, embed, and publish a new index snapshot."""
-    from qa.corpus import load_documents
+    """Index articles incrementally: only new or changed documents are embedded; vanished files are dropped."""
+    from qa.corpus import index_root, load_documents
     from qa.index import build_index
 
     settings = get_settings(index_dir=index_dir, model=model, backend=backend, max_passage_chars=max_passage_chars)
     pipeline = QAPipeline(settings)
+    skipped_files: list[str] = []
+
+    def warn(message: str) -> None:
+        if message.startswith("skipped"):
+            skipped_files.append(message)
+        _warn(message)
+
     with _user_errors():
         with pipeline.store.lock(wait_s=0):
             if rebuild:
                 pipeline.store.clear()
-            documents = list(load_documents(paths, _warn))
+            documents = list(load_documents(paths, warn))
             with _progress_bar("Embedding") as progress:
-                report = build_index(documents, pipeline.encoder, pipeline.store, settings.max_passage_chars, progress)
+                report = build_index(documents, pipeline.encoder, pipeline.store, settings.max_passage_chars, progress,
+                                     scanned_roots=[index_root(p) for p in paths])
     for doc_id in report.skipped_duplicates:
         _warn(f"duplicate doc id {doc_id!r}: kept the first one")
     err.print(
-        f"Indexed {report.documents} documents, {report.passages} passages "
-        f"({report.encoded} newly embedded) into {escape(str(settings.index_dir))} (snapshot {report.version})"
+        f"added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "
+        f"unchanged (skipped) {len(report.unchanged)} documents; {len(skipped_files)} files skipped; "
+        f"{report.encoded} passages embedded"
     )
+    state = "published" if report.changed else "unchanged"
+    err.print(f"Index {state}: {report.documents} documents, {report.passages} passages in "
+              f"{escape(str(settings.index_dir))} (snapshot {report.version})")
+
+
+@app.command()
+def docs(
+    index_dir: IndexDir = None, model: Model = None, backend: Backend = None, as_json: AsJson = False,
+) -> None:
+    """List the indexed documents: id, title, date, passages."""
+    from rich.table import Table
+
+    with _user_errors():
+        index = QAPipeline(_settings(index_dir, model, backend)).store_index()
+    counts: dict[str, int] = {}
+    for passage in index.passages:
+        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+    rows = [{"doc_id": d.doc_id, "title": d.title, "published": d.published, "publisher": d.publisher,
+             "passages": counts.get(d.doc_id, 0), "source": d.source} for d in index.documents.values()]
+    if as_json:
+        print(json.dumps({"index_version": index.version, "documents": rows}, ensure_ascii=False))
+        return
+    table = Table("doc_id", "title", "date", "passages", title=f"{len(rows)} documents (snapshot {index.version})")
+    for row in rows:
+        table.add_row(escape(row["doc_id"]), escape(row["title"][:70]), row["published"] or "", str(row["passages"]))
+    out.print(table)
+
+
+@app.command()
+def remove(
+    doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to delete (see `qa docs`).")],
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+) -> None:
+    """Delete documents from the index (a new snapshot without them is published)."""
+    from qa.index import remove_documents
+
+    settings = _settings(index_dir, model, backend)
+    pipeline = QAPipeline(settings)
+    with _user_errors():
+        with pipeline.store.lock(wait_s=0):
+            removed, unknown = remove_documents(pipeline.store, doc_ids, settings.model, settings.backend)
+    for doc_id in unknown:
+        _warn(f"no document {doc_id!r} in the index")
+    err.print(f"removed {len(removed)} documents" + (f": {', '.join(removed)}" if removed else ""))
+    if unknown and not removed:
+        raise typer.Exit(1)
 
 
 @app.command()

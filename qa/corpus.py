@@ -38,6 +38,7 @@ class Document:
     publisher: str | None = None
     source: str | None = None  # file the document came from
     content_hash: str = ""
+    root: str | None = None  # the folder or file given to `qa index` that found it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,15 +181,20 @@ def _folder_metadata(folder: Path, warn: Warn) -> dict[str, dict]:
         return {}
 
 
-def iter_sources(paths: list[Path]) -> Iterator[tuple[Path, str, Path | None]]:
-    """(file, doc_id, folder it was found in) for every supported file under `paths`."""
+def index_root(path: Path) -> str:
+    """How a path given to `qa index` is remembered, to find documents whose files disappeared."""
+    return str(path.resolve())
+
+
+def iter_sources(paths: list[Path]) -> Iterator[tuple[Path, str, Path | None, Path]]:
+    """(file, doc_id, folder it was found in, path given) for every supported file under `paths`."""
     for root in paths:
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
                 if path.suffix.lower() in TEXT_SUFFIXES and not any(part.startswith(".") for part in path.relative_to(root).parts):
-                    yield path, path.relative_to(root).with_suffix("").as_posix(), root
+                    yield path, path.relative_to(root).with_suffix("").as_posix(), root, root
         else:
-            yield root, root.stem, None
+            yield root, root.stem, None, root
 
 
 def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
@@ -197,7 +203,7 @@ def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
     if missing:
         raise CorpusError(f"no such file or folder: {', '.join(missing)}")
     folder_meta: dict[Path, dict[str, dict]] = {}
-    for path, doc_id, folder in iter_sources(paths):
+    for path, doc_id, folder, given in iter_sources(paths):
         meta: dict = {}
         if folder is not None:
             if folder not in folder_meta:
@@ -206,4 +212,6 @@ def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
         elif path.suffix.lower() not in TEXT_SUFFIXES:
             warn(f"skipped {path}: unsupported file type (use .txt, .md, .html or .jsonl)")
             continue
-        yield from _file_documents(path, doc_id, meta, warn)
+        for doc in _file_documents(path, doc_id, meta, warn):
+            doc.root = index_root(given)
+            yield doc

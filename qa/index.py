@@ -50,24 +50,30 @@ class Index:
 
 @dataclass
 class BuildReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # skipped: same content as indexed
+    skipped_duplicates: list[str] = field(default_factory=list)
     documents: int = 0
     passages: int = 0
-    encoded: int = 0  # passages that needed the encoder (the rest came from the previous snapshot)
-    skipped_duplicates: list[str] = field(default_factory=list)
+    encoded: int = 0  # passages that needed the encoder; the rest reused stored vectors
     version: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
 
 
 def _text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-def _previous_vectors(store: IndexStore, encoder: Encoder) -> dict[str, np.ndarray]:
-    """Vectors of the live snapshot keyed by passage text, if it was made by the same encoder."""
-    try:
-        index = load_index(store, encoder.model_name, encoder.backend)
-    except IndexStoreError:
-        return {}
-    return {_text_key(p.text): index.vectors.vectors[i] for i, p in enumerate(index.passages)}
+def _current_index(store: IndexStore, encoder: Encoder) -> Index | None:
+    """The live snapshot, or None if there is none yet. A damaged or incompatible one raises."""
+    if not store.exists():
+        return None
+    return load_index(store, encoder.model_name, encoder.backend)
 
 
 def build_index(
@@ -76,32 +82,71 @@ def build_index(
     store: IndexStore,
     max_chars: int,
     progress: Callable[[int, int], None] | None = None,
+    scanned_roots: list[str] | None = None,
 ) -> BuildReport:
-    """Chunk, embed and write a complete new snapshot; the old one stays live until it is done."""
+    """Write a new snapshot and make it live; the old one serves until the switch.
+
+    With `scanned_roots`, the update is incremental: documents from other roots are kept, documents
+    under a scanned root that were not found again are removed, unchanged documents keep their
+    passages and vectors. Without it, `documents` is the whole new index. Either way a passage
+    whose text is already in the live snapshot is not encoded again. Call with `store.lock()` held.
+    """
     report = BuildReport()
-    docs: dict[str, Document] = {}
+    previous = _current_index(store, encoder)
+    old_docs = previous.documents if previous else {}
+    new_docs: dict[str, Document] = {}
     for doc in documents:
-        if doc.doc_id in docs:
+        if doc.doc_id in new_docs:
             report.skipped_duplicates.append(doc.doc_id)
             continue
-        docs[doc.doc_id] = doc
-    if not docs:
+        new_docs[doc.doc_id] = doc
+        old = old_docs.get(doc.doc_id)
+        if old is None:
+            report.added.append(doc.doc_id)
+        elif old.content_hash == doc.content_hash and old.root == doc.root:
+            report.unchanged.append(doc.doc_id)
+        else:
+            report.updated.append(doc.doc_id)
+    roots = set(scanned_roots) if scanned_roots is not None else None
+    for doc_id, old in old_docs.items():
+        if doc_id in new_docs:
+            continue
+        if roots is None or old.root in roots:
+            report.removed.append(doc_id)
+        else:
+            new_docs[doc_id] = old  # indexed from a folder not scanned this time
+    if not new_docs:
         raise CorpusError("no documents to index: give folders or files with .txt, .md, .html or .jsonl articles")
 
-    passages = [p for doc in docs.values() for p in chunk_document(doc.doc_id, doc.text, max_chars)]
-    known = _previous_vectors(store, encoder)
+    same_chunking = previous is not None and previous.manifest.get("max_passage_chars") == max_chars
+    reuse = {d for d in new_docs if d in old_docs and d not in report.updated} if same_chunking else set()
+    old_rows: dict[str, list[int]] = {}
+    if previous:
+        for row, passage in enumerate(previous.passages):
+            old_rows.setdefault(passage.doc_id, []).append(row)
+    known = {_text_key(p.text): row for row, p in enumerate(previous.passages)} if previous else {}
+
+    passages: list[Passage] = []
+    source_rows: list[int] = []  # row of the stored vector to reuse, or -1 to encode
+    for doc_id, doc in new_docs.items():
+        if doc_id in reuse and previous is not None:
+            for row in old_rows.get(doc_id, []):
+                passages.append(previous.passages[row])
+                source_rows.append(row)
+            continue
+        for passage in chunk_document(doc_id, doc.text, max_chars):
+            passages.append(passage)
+            source_rows.append(known.get(_text_key(passage.text), -1))
+
     vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
-    todo = []
-    for i, passage in enumerate(passages):
-        cached = known.get(_text_key(passage.text))
-        if cached is not None:
-            vectors[i] = cached
-        else:
-            todo.append(i)
+    todo = [i for i, row in enumerate(source_rows) if row < 0]
+    if previous is not None:
+        reused = [i for i, row in enumerate(source_rows) if row >= 0]
+        vectors[reused] = previous.vectors.vectors[[source_rows[i] for i in reused]]
+    done = len(passages) - len(todo)
     if progress:
-        progress(len(passages) - len(todo), len(passages))
+        progress(done, len(passages))
     if todo:
-        done = len(passages) - len(todo)
 
         def step(n: int) -> None:
             nonlocal done
@@ -111,7 +156,18 @@ def build_index(
 
         vectors[todo] = encoder.encode([passages[i].text for i in todo], progress=step)
     report.encoded = len(todo)
+    report.documents, report.passages = len(new_docs), len(passages)
+    if same_chunking and not report.changed:
+        report.version = previous.version  # nothing to write
+        return report
+    report.version = write_snapshot(store, new_docs, passages, vectors, encoder, max_chars).version
+    return report
 
+
+def write_snapshot(
+    store: IndexStore, docs: dict[str, Document], passages: list[Passage], vectors: np.ndarray, encoder: Encoder | dict, max_chars: int
+) -> Snapshot:
+    """Write every file of a snapshot into a fresh folder and publish it atomically."""
     tokens = terms_batch([p.text for p in passages])
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
@@ -127,17 +183,23 @@ def build_index(
     (tmp / TERMS).write_text(json.dumps(doc_freq))
     VectorIndex(vectors).save(tmp)
     bm25.save(str(tmp / BM25_DIR))
-    manifest = {
-        "model": encoder.model_name,
-        "backend": encoder.backend,
-        "dim": encoder.dim,
-        "documents": len(docs),
-        "passages": len(passages),
-        "max_passage_chars": max_chars,
-    }
-    snapshot = store.publish(tmp, manifest)
-    report.documents, report.passages, report.version = len(docs), len(passages), snapshot.version
-    return report
+    identity = encoder if isinstance(encoder, dict) else {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim}
+    manifest = {**identity, "documents": len(docs), "passages": len(passages), "max_passage_chars": max_chars}
+    return store.publish(tmp, manifest)
+
+
+def remove_documents(store: IndexStore, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
+    """Publish a snapshot without these documents; returns (removed, unknown ids). Hold the lock."""
+    index = load_index(store, model, backend)
+    unknown = [d for d in doc_ids if d not in index.documents]
+    drop = set(doc_ids) - set(unknown)
+    if drop:
+        keep = [i for i, p in enumerate(index.passages) if p.doc_id not in drop]
+        docs = {k: v for k, v in index.documents.items() if k not in drop}
+        identity = {k: index.manifest[k] for k in ("model", "backend", "dim")}
+        write_snapshot(store, docs, [index.passages[i] for i in keep], index.vectors.vectors[keep], identity,
+                       index.manifest.get("max_passage_chars", 600))
+    return sorted(drop), unknown
 
 
 def check_compatible(manifest: dict, path: Path, model: str, backend: str) -> None:
@@ -154,22 +216,35 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
     snapshot = store.current()
     check_compatible(snapshot.manifest, snapshot.path, model, backend)
     path = snapshot.path
+
+    def damaged(name: str, exc: Exception) -> IndexStoreError:
+        return IndexStoreError(f"{path / name} is damaged ({exc}): rebuild with `qa index --rebuild PATH`")
+
+    documents: dict[str, Document] = {}
     try:
-        documents = {}
         with open(path / DOCUMENTS, encoding="utf-8") as fh:
             for line in fh:
                 doc = Document(**json.loads(line))
                 documents[doc.doc_id] = doc
-        passages = []
+    except (OSError, ValueError, TypeError) as exc:
+        raise damaged(DOCUMENTS, exc) from exc
+    passages = []
+    try:
         with open(path / PASSAGES, encoding="utf-8") as fh:
             for line in fh:
                 row = json.loads(line)
                 text = documents[row["doc_id"]].text[row["start"] : row["end"]]
                 passages.append(Passage(row["id"], row["doc_id"], row["start"], row["end"], text, [tuple(s) for s in row["sentences"]]))
-        doc_freq = json.loads((path / TERMS).read_text())
-        bm25 = bm25s.BM25.load(str(path / BM25_DIR))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexStoreError(f"the index in {path} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc
+        raise damaged(PASSAGES, exc) from exc
+    try:
+        doc_freq = json.loads((path / TERMS).read_text())
+    except (OSError, ValueError) as exc:
+        raise damaged(TERMS, exc) from exc
+    try:
+        bm25 = bm25s.BM25.load(str(path / BM25_DIR))
+    except Exception as exc:  # bm25s raises assorted errors on damaged files
+        raise damaged(BM25_DIR, exc) from exc
     vectors = VectorIndex.load(path)
     if len(vectors) != len(passages):
         raise IndexStoreError(f"{path} holds {len(vectors)} vectors for {len(passages)} passages: rebuild with `qa index --rebuild PATH`")

@@ -70,6 +70,10 @@ class QAPipeline:
             if not self.store.exists():
                 build_index(load_documents([BUNDLED_CORPUS], warn), self.encoder, self.store, self.settings.max_passage_chars, progress)
 
+    def store_index(self) -> Index:
+        """The live index without loading the encoder (for listing documents)."""
+        return load_index(self.store, self.settings.model, self.settings.backend)
+
     def _open(self) -> _Loaded:
         index = load_index(self.store, self.settings.model, self.settings.backend)
         return _Loaded(index, HybridRetriever(index, self.encoder), Answerer(index, self.settings.public_url))

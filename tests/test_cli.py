@@ -71,7 +71,7 @@ def test_index_command_reports_and_skips_bad_files(tmp_path):
     )
     (corpus / "empty.txt").write_text("")
     result = ok(run_qa("index", str(corpus), "--index-dir", str(tmp_path / "idx")))
-    assert "empty.txt" in result.stderr and "Indexed 1 documents" in result.stderr
+    assert "empty.txt" in result.stderr and "added 1, updated 0, removed 0" in result.stderr and "1 files skipped" in result.stderr
     answer = ok(run_qa("ask", "--json", "When will the Elm Street bridge reopen?", "--index-dir", str(tmp_path / "idx")))
     data = json.loads(answer.stdout)
     assert "March" in data["answer"] and data["citations"][0]["doc_id"] == "good"
