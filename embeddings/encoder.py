@@ -185,13 +185,34 @@ def onnx_path_for(model_dir: Path, cache_dir: Path) -> Path:
     return cache_dir / "onnx" / f"{model_dir.name}-{key}.onnx"
 
 
+def quantize_int8(fp32_path: Path, out_path: Path) -> None:
+    """Dynamic int8 quantisation, per output channel (per-tensor loses too much accuracy)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out_path.with_suffix(f".tmp{os.getpid()}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(str(fp32_path), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+    os.replace(tmp, out_path)
+
+
+BACKENDS = ("onnx", "onnx-int8", "torch")
+
+
 def load_encoder(model: str, backend: str, cache_dir: Path, threads: int = 0) -> Encoder:
     name, model_dir = resolve_model(model)
     if backend == "torch":
         return TorchEncoder(name, model_dir, threads)
-    if backend != "onnx":
-        raise EncoderError(f"unknown backend {backend!r}: use onnx or torch")
+    if backend not in BACKENDS:
+        raise EncoderError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     onnx_path = onnx_path_for(model_dir, cache_dir)
     if not onnx_path.is_file():
         export_onnx(model_dir, onnx_path)
-    return OnnxEncoder(name, model_dir, onnx_path, threads)
+    if backend == "onnx-int8":
+        int8_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+        if not int8_path.is_file():
+            quantize_int8(onnx_path, int8_path)
+        onnx_path = int8_path
+    encoder = OnnxEncoder(name, model_dir, onnx_path, threads)
+    encoder.backend = backend
+    return encoder

@@ -7,7 +7,7 @@
 
 A writer fills a fresh `*.tmp` folder, fsyncs it, renames it to its final name and only then
 points CURRENT at it. A crash at any moment leaves CURRENT naming the previous complete snapshot;
-readers never see a half-written one. Also holds `VectorIndex`, the FAISS side of a snapshot.
+readers never see a half-written one. What a snapshot holds is written by `qa.index`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import faiss
-import numpy as np
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -169,36 +167,3 @@ class IndexStore:
             for path in self.root.glob("v-*"):
                 shutil.rmtree(path, ignore_errors=True)
             (self.root / CURRENT).unlink(missing_ok=True)
-
-
-class VectorIndex:
-    """Inner-product search over L2-normalised vectors (exact FAISS flat index)."""
-
-    FILE = "vectors.npy"
-
-    def __init__(self, vectors: np.ndarray) -> None:
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.index = faiss.IndexFlatIP(self.vectors.shape[1])
-        if len(self.vectors):
-            self.index.add(self.vectors)
-
-    def __len__(self) -> int:
-        return self.index.ntotal
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) for the k nearest passages; ids of -1 are padding."""
-        k = min(k, len(self))
-        if k == 0:
-            return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        return scores[0], ids[0]
-
-    def save(self, folder: Path) -> None:
-        np.save(folder / self.FILE, self.vectors)
-
-    @classmethod
-    def load(cls, folder: Path) -> VectorIndex:
-        try:
-            return cls(np.load(folder / cls.FILE, allow_pickle=False))
-        except (OSError, ValueError) as exc:
-            raise IndexStoreError(f"{folder / cls.FILE} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc

@@ -140,7 +140,7 @@ def index(
             documents = list(load_documents(paths, warn))
             with _progress_bar("Embedding") as progress:
                 report = build_index(documents, pipeline.encoder, pipeline.store, settings.max_passage_chars, progress,
-                                     scanned_roots=[index_root(p) for p in paths])
+                                     scanned_roots=[index_root(p) for p in paths], ann_threshold=settings.ann_threshold)
     for doc_id in report.skipped_duplicates:
         _warn(f"duplicate doc id {doc_id!r}: kept the first one")
     err.print(

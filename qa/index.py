@@ -2,7 +2,7 @@
 
 `build_index` turns documents into a new snapshot in the `IndexStore`; `load_index` opens the
 live snapshot and refuses one built with another model or encoder runtime than configured.
-Passage vectors of an earlier snapshot are reused when the passage text is unchanged, so
+Passage vectors of an earlier snapshot are reused when the indexed text is unchanged, so
 re-indexing a folder only encodes what is new.
 """
 
@@ -19,7 +19,8 @@ import bm25s
 import numpy as np
 
 from embeddings.encoder import Encoder, canonical_model_name
-from embeddings.store import IndexStore, IndexStoreError, Snapshot, VectorIndex
+from embeddings.store import IndexStore, IndexStoreError, Snapshot
+from embeddings.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
 from qa.chunking import Passage, chunk_document
 from qa.corpus import CorpusError, Document
 from qa.text import terms_batch
@@ -69,6 +70,17 @@ def _text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def indexed_text(passage: Passage, doc: Document) -> str:
+    """What is embedded and BM25-indexed: the passage under its document's title.
+
+    The title says what the whole story is about, which a passage in the middle often doesn't.
+    Offsets and citations still refer to the passage text alone.
+    """
+    if doc.title and not doc.text.startswith(doc.title.rstrip("…")):
+        return f"{doc.title}\n{passage.text}"
+    return passage.text
+
+
 def _current_index(store: IndexStore, encoder: Encoder) -> Index | None:
     """The live snapshot, or None if there is none yet. A damaged or incompatible one raises."""
     if not store.exists():
@@ -83,6 +95,7 @@ def build_index(
     max_chars: int,
     progress: Callable[[int, int], None] | None = None,
     scanned_roots: list[str] | None = None,
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD,
 ) -> BuildReport:
     """Write a new snapshot and make it live; the old one serves until the switch.
 
@@ -124,7 +137,10 @@ def build_index(
     if previous:
         for row, passage in enumerate(previous.passages):
             old_rows.setdefault(passage.doc_id, []).append(row)
-    known = {_text_key(p.text): row for row, p in enumerate(previous.passages)} if previous else {}
+    known = (
+        {_text_key(indexed_text(p, previous.documents[p.doc_id])): row for row, p in enumerate(previous.passages)}
+        if previous else {}
+    )
 
     passages: list[Passage] = []
     source_rows: list[int] = []  # row of the stored vector to reuse, or -1 to encode
@@ -136,7 +152,7 @@ def build_index(
             continue
         for passage in chunk_document(doc_id, doc.text, max_chars):
             passages.append(passage)
-            source_rows.append(known.get(_text_key(passage.text), -1))
+            source_rows.append(known.get(_text_key(indexed_text(passage, doc)), -1))
 
     vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
     todo = [i for i, row in enumerate(source_rows) if row < 0]
@@ -154,21 +170,22 @@ def build_index(
             if progress:
                 progress(done, len(passages))
 
-        vectors[todo] = encoder.encode([passages[i].text for i in todo], progress=step)
+        vectors[todo] = encoder.encode([indexed_text(passages[i], new_docs[passages[i].doc_id]) for i in todo], progress=step)
     report.encoded = len(todo)
     report.documents, report.passages = len(new_docs), len(passages)
     if same_chunking and not report.changed:
         report.version = previous.version  # nothing to write
         return report
-    report.version = write_snapshot(store, new_docs, passages, vectors, encoder, max_chars).version
+    report.version = write_snapshot(store, new_docs, passages, vectors, encoder, max_chars, ann_threshold).version
     return report
 
 
 def write_snapshot(
-    store: IndexStore, docs: dict[str, Document], passages: list[Passage], vectors: np.ndarray, encoder: Encoder | dict, max_chars: int
+    store: IndexStore, docs: dict[str, Document], passages: list[Passage], vectors: np.ndarray, encoder: Encoder | dict,
+    max_chars: int, ann_threshold: int = DEFAULT_ANN_THRESHOLD,
 ) -> Snapshot:
     """Write every file of a snapshot into a fresh folder and publish it atomically."""
-    tokens = terms_batch([p.text for p in passages])
+    tokens = terms_batch([indexed_text(p, docs[p.doc_id]) for p in passages])
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
     doc_freq = Counter(t for toks in tokens for t in set(toks))
@@ -181,10 +198,12 @@ def write_snapshot(
         for p in passages:
             fh.write(json.dumps({"id": p.id, "doc_id": p.doc_id, "start": p.start, "end": p.end, "sentences": p.sentences}) + "\n")
     (tmp / TERMS).write_text(json.dumps(doc_freq))
-    VectorIndex(vectors).save(tmp)
+    vector_index = VectorIndex.build(vectors, ann_threshold)
+    vector_index.save(tmp)
     bm25.save(str(tmp / BM25_DIR))
     identity = encoder if isinstance(encoder, dict) else {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim}
-    manifest = {**identity, "documents": len(docs), "passages": len(passages), "max_passage_chars": max_chars}
+    manifest = {**identity, "documents": len(docs), "passages": len(passages), "max_passage_chars": max_chars,
+                "vector_index": vector_index.params}
     return store.publish(tmp, manifest)
 
 

@@ -1,0 +1,161 @@
+"""Retrieval quality on public benchmarks: BEIR SciFact (nDCG@10) and SQuAD v1.1 dev (recall@5).
+
+    .venv/bin/python bench/quality.py [--backend onnx|onnx-int8|torch] [--sample 2000] [--seed 13]
+                                      [--only scifact|squad] [--limit N]
+
+SciFact: the 5,183 abstracts are indexed (title + text), the 300 test queries are run through the
+same retriever as `qa search`, passages are folded into documents by their best score, and
+nDCG@10 is computed against qrels/test.tsv — for hybrid fusion, BM25 alone and dense alone, from
+one index. SQuAD: every paragraph is a document (titled by its article); for a fixed random sample
+of questions, recall@5 counts a hit when one of the top 5 passages contains a gold answer, and
+answer accuracy counts `qa ask` answers that contain one. `--limit` shrinks both for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from embeddings.encoder import load_encoder  # noqa: E402
+from embeddings.store import IndexStore  # noqa: E402
+from qa.config import get_settings  # noqa: E402
+from qa.corpus import Document, make_document  # noqa: E402
+from qa.index import build_index  # noqa: E402
+from qa.pipeline import QAPipeline  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "bench"
+MODES = {"hybrid": None, "bm25": 0.0, "dense": 1.0}  # dense weight in fusion (None: the default)
+
+
+def build(documents: list[Document], backend: str, max_chars: int, workdir: Path) -> tuple[QAPipeline, float, int]:
+    cache = ROOT / ".qa" / "cache"
+    encoder = load_encoder("sentence-transformers/all-MiniLM-L6-v2", backend, cache)
+    started = time.perf_counter()
+    report = build_index(documents, encoder, IndexStore(workdir), max_chars)
+    seconds = time.perf_counter() - started
+    settings = get_settings(index_dir=workdir, cache_dir=cache, backend=backend, max_passage_chars=max_chars)
+    return QAPipeline(settings, encoder=encoder), seconds, report.passages
+
+
+def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
+    dcg = sum(relevant.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:10]))
+    ideal = sorted(relevant.values(), reverse=True)[:10]
+    idcg = sum(rel / math.log2(rank + 2) for rank, rel in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def scifact(args: argparse.Namespace) -> dict:
+    folder = BENCH / "scifact"
+    corpus = [json.loads(line) for line in (folder / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (folder / "queries.jsonl").read_text().splitlines()) if q}
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels" / "test.tsv") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    if args.limit:
+        keep_queries = sorted(qrels)[: max(5, args.limit // 20)]
+        qrels = {q: qrels[q] for q in keep_queries}
+        wanted = {d for rel in qrels.values() for d in rel}
+        corpus = [d for d in corpus if d["_id"] in wanted] + [d for d in corpus if d["_id"] not in wanted][: args.limit]
+    documents = [
+        Document(doc_id=d["_id"], text=d["text"], title=d.get("title") or d["_id"]) for d in corpus if d.get("text", "").strip()
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, seconds, n_passages = build(documents, args.backend, args.max_passage_chars, Path(tmp))
+        retriever = pipeline.loaded.retriever
+        default_weight = retriever.dense_weight
+        scores = {}
+        for mode, weight in MODES.items():
+            retriever.dense_weight = default_weight if weight is None else weight
+            total = 0.0
+            for query_id, relevant in qrels.items():
+                ranked: list[str] = []
+                for result in pipeline.search(queries[query_id], 50).results:
+                    if result.doc_id not in ranked:
+                        ranked.append(result.doc_id)
+                total += ndcg_at_10(ranked, relevant)
+            scores[mode] = round(total / len(qrels), 4)
+        retriever.dense_weight = default_weight
+    return {"documents": len(documents), "passages": n_passages, "queries": len(qrels), "index_s": round(seconds, 1),
+            "ndcg@10": scores}
+
+
+def squad(args: argparse.Namespace) -> dict:
+    data = json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
+    documents, questions = [], []
+    for a, article in enumerate(data):
+        title = article["title"].replace("_", " ")
+        for p, paragraph in enumerate(article["paragraphs"]):
+            doc = make_document(f"{a}-{p}", paragraph["context"], {"title": title}, None)
+            if doc is None:
+                continue
+            documents.append(doc)
+            for qa in paragraph["qas"]:
+                questions.append((qa["question"], [x["text"] for x in qa["answers"]]))
+    rng = random.Random(args.seed)
+    sample = rng.sample(questions, min(args.sample, len(questions)))
+    if args.limit:
+        sample = sample[: max(20, args.limit // 10)]
+        needed = {q for q, _ in sample}
+        keep = set()
+        for a, article in enumerate(data):
+            for p, paragraph in enumerate(article["paragraphs"]):
+                if any(qa["question"] in needed for qa in paragraph["qas"]):
+                    keep.add(f"{a}-{p}")
+        documents = [d for d in documents if d.doc_id in keep] + [d for d in documents if d.doc_id not in keep][: args.limit]
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, seconds, n_passages = build(documents, args.backend, args.max_passage_chars, Path(tmp))
+        hits = answered = correct = 0
+        for question, gold in sample:
+            lowered = [g.lower() for g in gold]
+            top = pipeline.search(question, 5).results
+            hits += any(g in r.passage.lower() for r in top for g in lowered)
+            answer = pipeline.ask(question)
+            answered += answer.answered
+            correct += answer.answered and any(g in (answer.answer or "").lower() for g in lowered)
+    n = len(sample)
+    return {"documents": len(documents), "passages": n_passages, "questions": n, "seed": args.seed, "index_s": round(seconds, 1),
+            "recall@5": round(hits / n, 4), "answer_contains_gold": round(correct / n, 4), "answered": round(answered / n, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--max-passage-chars", type=int, default=600)
+    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--only", choices=["scifact", "squad"])
+    parser.add_argument("--limit", type=int, default=0, help="smoke run: roughly this many documents")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = {"backend": args.backend, "max_passage_chars": args.max_passage_chars}
+    if args.only in (None, "scifact"):
+        results["scifact"] = scifact(args)
+    if args.only in (None, "squad"):
+        results["squad"] = squad(args)
+    if args.json:
+        print(json.dumps(results))
+        return
+    print(f"backend {args.backend}, passages ≤ {args.max_passage_chars} chars")
+    if "scifact" in results:
+        s = results["scifact"]
+        print(f"SciFact: {s['documents']} docs, {s['passages']} passages, {s['queries']} test queries, indexed in {s['index_s']} s")
+        print("  nDCG@10  " + "  ".join(f"{mode} {value:.4f}" for mode, value in s["ndcg@10"].items()))
+    if "squad" in results:
+        s = results["squad"]
+        print(f"SQuAD v1.1 dev: {s['documents']} paragraphs, {s['passages']} passages, {s['questions']} questions (seed {s['seed']}), indexed in {s['index_s']} s")
+        print(f"  recall@5 {s['recall@5']:.4f}  answer contains gold {s['answer_contains_gold']:.4f}  (answered {s['answered']:.4f})")
+
+
+if __name__ == "__main__":
+    main()
