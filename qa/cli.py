@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,7 +22,7 @@ from embeddings.encoder import EncoderError
 from embeddings.store import IndexStoreError
 from qa.config import Settings, get_settings
 from qa.corpus import CorpusError
-from qa.pipeline import QAPipeline, QuestionError
+from qa.pipeline import QAPipeline, QuestionError, check_question
 from qa.schema import Answer
 
 app = typer.Typer(
@@ -83,14 +83,18 @@ def _pipeline(settings: Settings) -> QAPipeline:
     return pipeline
 
 
-def _lines(argument: str) -> Iterator[str]:
-    """The argument itself, or each non-blank line of stdin when it is '-'."""
+def _for_each_input(argument: str, handle: Callable[[str], None]) -> None:
+    """Handle the argument itself, or each non-blank stdin line when it is '-' (bad lines are skipped)."""
     if argument != "-":
-        yield argument
+        handle(argument)
         return
     for line in sys.stdin:
-        if line.strip():
-            yield line.rstrip("\n")
+        if not line.strip():
+            continue
+        try:
+            handle(line.rstrip("\n"))
+        except QuestionError as exc:
+            _warn(f"skipped line: {exc}")
 
 
 def print_answer(answer: Answer) -> None:
@@ -208,24 +212,18 @@ def ask(
     backend: Backend = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
+    def handle(line: str) -> None:
+        answer = pipeline.ask(line, top_k=top_k)
+        if as_json:
+            print(answer.model_dump_json(), flush=True)
+        else:
+            print_answer(answer)
+
     with _user_errors():
         if question != "-":
-            from qa.pipeline import check_question
-
             check_question(question)  # fail before loading anything
         pipeline = _pipeline(_settings(index_dir, model, backend))
-        for line in _lines(question):
-            try:
-                answer = pipeline.ask(line, top_k=top_k)
-            except QuestionError as exc:
-                if question != "-":
-                    raise
-                _warn(f"skipped line: {exc}")
-                continue
-            if as_json:
-                print(answer.model_dump_json(), flush=True)
-            else:
-                print_answer(answer)
+        _for_each_input(question, handle)
 
 
 @app.command()
@@ -238,26 +236,20 @@ def search(
     backend: Backend = None,
 ) -> None:
     """Ranked passages for a query: retrieval only, no answer extraction."""
+    def handle(line: str) -> None:
+        response = pipeline.search(line, k)
+        if as_json:
+            print(response.model_dump_json(), flush=True)
+            return
+        for rank, result in enumerate(response.results, start=1):
+            out.print(f"[bold cyan]{rank:>2}.[/] [bold]{escape(result.title)}[/] [dim]{result.doc_id} {result.start}-{result.end} score {result.score:.3f}[/]")
+            out.print(f"    {escape(result.passage)}")
+
     with _user_errors():
         if query != "-":
-            from qa.pipeline import check_question
-
             check_question(query)
         pipeline = _pipeline(_settings(index_dir, model, backend))
-        for line in _lines(query):
-            try:
-                response = pipeline.search(line, k)
-            except QuestionError as exc:
-                if query != "-":
-                    raise
-                _warn(f"skipped line: {exc}")
-                continue
-            if as_json:
-                print(response.model_dump_json(), flush=True)
-                continue
-            for rank, result in enumerate(response.results, start=1):
-                out.print(f"[bold cyan]{rank:>2}.[/] [bold]{escape(result.title)}[/] [dim]{result.doc_id} {result.start}-{result.end} score {result.score:.3f}[/]")
-                out.print(f"    {escape(result.passage)}")
+        _for_each_input(query, handle)
 
 
 @app.command()
