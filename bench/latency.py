@@ -54,7 +54,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
-        encoder = load_encoder("sentence-transformers/all-MiniLM-L6-v2", "onnx", cache_dir)
+        settings = get_settings(cache_dir=cache_dir)
+        encoder = load_encoder(settings.model, settings.backend, cache_dir)
         docs = list(load_documents([args.corpus], lambda message: None))
         started = time.perf_counter()
         report = build_index(docs, encoder, IndexStore(index_dir), 600)

@@ -130,7 +130,7 @@ def squad(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--backend", default=get_settings().backend)
     parser.add_argument("--max-passage-chars", type=int, default=600)
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=13)

@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--queries 200] [--pool 6000]
 
-Passages are synthesised by recombining three random sentences from the SQuAD and SciFact texts
-in ../shared/bench. Their vectors are made without the encoder, so the benchmark measures the
-index rather than the model: the sentence pool is encoded once, and a passage's vector is the
-normalised sum of its sentences' vectors plus a little noise. Queries are real SQuAD questions,
+Passages are synthesised by recombining three sentences of one source text (a SQuAD article or
+a SciFact abstract) from ../shared/bench, so the archive clusters by topic as news does;
+`--mix` draws the three from anywhere instead, a structureless worst case for the IVF index.
+Vectors are made without the encoder, so the benchmark measures the index rather than the model:
+the sentence pool is encoded once, and a passage's vector is the normalised sum of its sentences'
+vectors plus a little noise. Queries are real SQuAD questions,
 encoded. For each size it prints: approximate-index (IVF-SQ8) build time and tuned nprobe, BM25
 build time, memory of each structure, p50/p95 latency of exact search, approximate search, BM25
 and the full hybrid retriever, and recall@10 of the approximate index against exact search.
@@ -39,12 +41,14 @@ from qa.text import terms  # noqa: E402
 BENCH = ROOT.parent / "shared" / "bench"
 
 
-def sentence_pool(n: int, seed: int) -> list[str]:
-    texts = [p["context"] for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"] for p in a["paragraphs"]]
-    texts += [json.loads(line)["text"] for line in (BENCH / "scifact" / "corpus.jsonl").read_text().splitlines()[:3000]]
-    sentences = [s.strip() for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if 40 <= len(s.strip()) <= 300]
-    random.Random(seed).shuffle(sentences)
-    return sentences[:n]
+def sentence_pool(n: int, seed: int) -> tuple[list[str], list[int]]:
+    """(sentences, source text of each): SQuAD articles and SciFact abstracts cut into sentences."""
+    sources = ["\n".join(p["context"] for p in a["paragraphs"]) for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]]
+    sources += [json.loads(line)["text"] for line in (BENCH / "scifact" / "corpus.jsonl").read_text().splitlines()[:3000]]
+    pairs = [(s.strip(), i) for i, t in enumerate(sources) for s in re.split(r"(?<=[.!?])\s+", t) if 40 <= len(s.strip()) <= 300]
+    random.Random(seed).shuffle(pairs)
+    pairs = pairs[:n]
+    return [s for s, _ in pairs], [i for _, i in pairs]
 
 
 def percentiles(ms: list[float]) -> str:
@@ -73,15 +77,20 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=6000, help="distinct sentences encoded")
     parser.add_argument("--backend", default="onnx-int8")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--mix", action="store_true", help="recombine sentences across sources (no topical structure)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = np.random.default_rng(args.seed)
 
     encoder = load_encoder("sentence-transformers/all-MiniLM-L6-v2", args.backend, ROOT / ".qa" / "cache")
-    pool = sentence_pool(args.pool, args.seed)
+    pool, source_of = sentence_pool(args.pool, args.seed)
+    by_source: dict[int, list[int]] = {}
+    for i, source in enumerate(source_of):
+        by_source.setdefault(source, []).append(i)
+    groups = [np.array(members) for members in by_source.values() if len(members) >= 3]
     started = time.perf_counter()
     pool_vectors = encoder.encode(pool, batch_size=64)
-    print(f"encoded a pool of {len(pool)} sentences in {time.perf_counter() - started:.1f} s ({args.backend})")
+    print(f"{'mixed' if args.mix else 'topical'} passages; encoded a pool of {len(pool)} sentences in {time.perf_counter() - started:.1f} s ({args.backend})")
     pool_terms = [terms(s) for s in pool]
     squad = [qa["question"] for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
              for p in a["paragraphs"] for qa in p["qas"]]
@@ -92,7 +101,12 @@ def main() -> None:
     print("| passages | IVF build | nprobe | BM25 build | vectors MiB | IVF-SQ8 MiB | BM25 MiB | exact ms p50/p95 | IVF ms p50/p95 | BM25 ms p50/p95 | hybrid ms p50/p95 | recall@10 | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
-        picks = rng.integers(0, len(pool), size=(n, 3))
+        if args.mix:
+            picks = rng.integers(0, len(pool), size=(n, 3))
+        else:  # three sentences of one source text, sources weighted by their size
+            sizes = np.array([len(g) for g in groups], dtype=float)
+            chosen = rng.choice(len(groups), size=n, p=sizes / sizes.sum())
+            picks = np.stack([groups[g][rng.integers(0, len(groups[g]), 3)] for g in chosen])
         vectors = pool_vectors[picks].sum(axis=1) + rng.normal(scale=0.05, size=(n, pool_vectors.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors = vectors.astype(np.float32)

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path(".qa/index"), description="Directory holding the index.")
     cache_dir: Path = Field(Path(".qa/cache"), description="Exported encoder models and other caches.")
     model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Embedding model: name or path.")
-    backend: Literal["onnx", "onnx-int8", "torch"] = Field("onnx", description="Encoder runtime for the model.")
+    backend: Literal["onnx", "onnx-int8", "torch"] = Field("onnx-int8", description="Encoder runtime for the model.")
     public_url: str = Field("http://localhost:8000", description="Base of source-viewer links.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     max_passage_chars: int = Field(600, ge=100, le=5000, description="Upper bound on passage length.")

@@ -24,7 +24,8 @@ EXTRA_EVAL = ROOT / "tests" / "data" / "extra_questions.jsonl"
 
 @pytest.fixture(scope="session")
 def encoder():
-    return load_encoder("sentence-transformers/all-MiniLM-L6-v2", "onnx", CACHE_DIR)
+    settings = get_settings()  # the default model and backend, as the CLI uses them
+    return load_encoder(settings.model, settings.backend, CACHE_DIR)
 
 
 @pytest.fixture(scope="session")

@@ -44,3 +44,9 @@ def test_latency_smoke():
 def test_load_smoke():
     out = bench("bench/load.py", "--seconds", "2", "--clients", "4")
     assert "0 errors" in out and "requests/s" in out
+
+
+@needs_data
+def test_encoders_smoke():
+    out = bench("bench/encoders.py", "--passages", "40")
+    assert "| onnx-int8 |" in out and "| torch |" in out

@@ -70,7 +70,7 @@ def test_incremental_run_on_a_1000_document_corpus(tmp_path, encoder):
     changed = index_folder(corpus, store, counting)
     assert changed.updated == ["town-0017"] and changed.removed == ["town-0500"] and len(changed.unchanged) == 998
     assert counting.count == changed.encoded == 1  # only the one new passage of the changed document
-    index = load_index(store, MODEL, "onnx")
+    index = load_index(store, MODEL, encoder.backend)
     assert "town-0500" not in index.documents and "October" in index.documents["town-0017"].text
     pipeline = QAPipeline(get_settings(index_dir=store.root, cache_dir=CACHE_DIR), encoder=encoder)
     assert "October" in pipeline.ask("When will the river bridge of Town17 reopen?").answer
@@ -84,7 +84,7 @@ def test_documents_from_other_folders_are_kept(tmp_path, encoder):
     index_folder(a, store, encoder)
     report = index_folder(b, store, encoder)
     assert report.added == ["town-0002"] and report.removed == []
-    assert set(load_index(store, MODEL, "onnx").documents) == {"town-0001", "town-0002"}
+    assert set(load_index(store, MODEL, encoder.backend).documents) == {"town-0001", "town-0002"}
 
 
 def test_docs_and_remove_commands(tmp_path):

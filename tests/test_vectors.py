@@ -66,7 +66,7 @@ def test_int8_backend_is_close_to_fp32():
     assert int8.backend == "onnx-int8"
 
 
-@pytest.mark.parametrize("backend", ["onnx-int8", "torch"])
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_an_index_refuses_another_backend(index_dir, backend):
     result = run_qa("ask", "When did Iran host Shoigu?", "--index-dir", str(index_dir), "--backend", backend)
     assert result.returncode == 1 and "built with model" in result.stderr and backend in result.stderr
