@@ -142,7 +142,6 @@ def main() -> None:
               f"{vectors.nbytes / 2**20:.0f} | {ivf_bytes / 2**20:.0f} | {bm25_bytes(bm25) / 2**20:.0f} | "
               f"{percentiles(exact_ms)} | {percentiles(ann_ms)} | {percentiles(bm25_ms)} | {percentiles(hybrid_ms)} | "
               f"{recall:.3f} | {peak:.0f} |", flush=True)
-        del ann, exact, bm25, index, hybrid, passages, vectors
 
 
 if __name__ == "__main__":

@@ -216,7 +216,6 @@ def _is_fragment(sentence: str) -> bool:
     return n_words < 5 or (n_words < 15 and bool(FRAGMENT_RE.match(sentence)))
 
 
-
 def _is_bare_quote(sentence: str) -> bool:
     """A quotation that does not say who said it."""
     return any(q in sentence for q in QUOTE_CHARS) and not SPEECH_RE.search(sentence)
@@ -269,7 +268,7 @@ class Answerer:
         doc_text = self.index.documents[hit.passage.doc_id].text
         sentences = hit.passage.sentences
         spans = list(sentences)
-        for (s1, e1), (s2, e2) in zip(sentences, sentences[1:]):
+        for (s1, e1), (s2, e2) in zip(sentences, sentences[1:], strict=False):
             first, second = doc_text[s1:e1], doc_text[s2:e2]
             if "\n" in doc_text[e1:s2]:
                 continue

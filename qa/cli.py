@@ -259,7 +259,7 @@ def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = Non
 
     with _user_errors():
         pipeline = _pipeline(_settings(index_dir, model, backend))
-        pipeline.index  # load before the first prompt
+        pipeline.warm_up()
     conversation = Conversation()
     out.print("[dim]Ask a question; an empty line, 'exit' or Ctrl-D ends the chat.[/]")
     while True:
@@ -319,7 +319,7 @@ def serve(
 
     with _user_errors():
         pipeline = _pipeline(_settings(index_dir, model, backend))
-        pipeline.index  # load the model and index before accepting requests
+        pipeline.warm_up()  # before accepting requests
     err.print(f"Serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
 
@@ -353,7 +353,7 @@ def slack(
     settings = _settings(index_dir, model, backend)
     with _user_errors():
         pipeline = _pipeline(settings)
-        pipeline.index
+        pipeline.warm_up()
     try:
         bot = SlackBot(pipeline, bot_token, signing_secret or None, settings.slack_api_url, settings.feedback_log)
     except (BoltError, SlackApiError) as exc:

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     public_url: str = Field("http://localhost:8000", description="Base of source-viewer links.")
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     max_passage_chars: int = Field(600, ge=100, le=5000, description="Upper bound on passage length.")
-    ann_threshold: int = Field(200_000, ge=1000, description="Passages above which vectors get an approximate (IVF) index.")
+    ann_threshold: int = Field(50_000, ge=1000, description="Passages above which vectors get an approximate (IVF) index.")
     threads: int = Field(0, ge=0, description="Inference threads; 0 = all cores.")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a stand-in for tests).")
     feedback_log: Path = Field(Path(".qa/feedback.jsonl"), description="Where Slack helpful/not-helpful votes go.")

@@ -68,7 +68,8 @@ class QAPipeline:
     def build_bundled_index(self, warn: Callable[[str], None], progress: Callable[[int, int], None] | None = None) -> None:
         with self.store.lock(wait_s=600):
             if not self.store.exists():
-                build_index(load_documents([BUNDLED_CORPUS], warn), self.encoder, self.store, self.settings.max_passage_chars, progress)
+                build_index(load_documents([BUNDLED_CORPUS], warn), self.encoder, self.store, self.settings.max_passage_chars,
+                            progress, ann_threshold=self.settings.ann_threshold)
 
     def store_index(self) -> Index:
         """The live index without loading the encoder (for listing documents)."""
@@ -95,6 +96,10 @@ class QAPipeline:
                     self._loaded = self._open()
                 current = self._loaded
         return current
+
+    def warm_up(self) -> None:
+        """Load the encoder and the index now rather than on the first question."""
+        _ = self.loaded
 
     @property
     def index(self) -> Index:

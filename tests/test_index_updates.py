@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 
 from conftest import CACHE_DIR, ROOT, Server, run_qa
