@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.blocks import HELPFUL, NOT_HELPFUL, answer_blocks, clean_question, truncate
 from qa.conversation import ConversationStore
+from qa.expiring import ExpiringMap
 from qa.pipeline import QAPipeline, QuestionError
 
 log = logging.getLogger("qa.slack")
@@ -42,24 +41,11 @@ class SeenEvents:
     """Ids of events already handled, bounded in number and age, to drop Slack's retried deliveries."""
 
     def __init__(self, size: int = 10000, ttl_s: float = 3600.0) -> None:
-        self.size, self.ttl_s = size, ttl_s
-        self._items: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._seen: ExpiringMap[bool] = ExpiringMap(size, ttl_s)
 
     def first_time(self, *keys: str | None) -> bool:
         """True only the first time any of these keys is seen."""
-        now = time.monotonic()
-        with self._lock:
-            while self._items and now - next(iter(self._items.values())) > self.ttl_s:
-                self._items.popitem(last=False)
-            present = [k for k in keys if k]
-            if any(k in self._items for k in present):
-                return False
-            for key in present:
-                self._items[key] = now
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-            return True
+        return self._seen.add_if_all_absent([k for k in keys if k], True)
 
 
 class FeedbackLog:

@@ -8,12 +8,10 @@ story; the answer type still comes from the follow-up's own words.
 from __future__ import annotations
 
 import re
-import threading
-import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from qa.expiring import ExpiringMap
 from qa.text import terms
 
 BACK_REFERENCE_RE = re.compile(
@@ -56,35 +54,16 @@ class ConversationStore:
     """
 
     def __init__(self, max_conversations: int = 1000, ttl_s: float = 3600.0) -> None:
-        self.max_conversations = max_conversations
-        self.ttl_s = ttl_s
-        self._items: OrderedDict[str, tuple[float, Conversation]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: ExpiringMap[Conversation] = ExpiringMap(max_conversations, ttl_s)
 
     def __len__(self) -> int:
         return len(self._items)
 
     def has(self, conversation_id: str) -> bool:
         """Whether a live (unexpired) conversation has this id."""
-        with self._lock:
-            self._evict(time.monotonic())
-            return conversation_id in self._items
+        return conversation_id in self._items
 
     def get(self, conversation_id: str | None) -> tuple[str, Conversation]:
         """The live conversation with this id, or a new one (under this id if one was given)."""
-        now = time.monotonic()
-        with self._lock:
-            self._evict(now)
-            key = conversation_id or uuid.uuid4().hex
-            _, conversation = self._items.pop(key, (now, Conversation()))
-            self._items[key] = (now, conversation)
-            while len(self._items) > self.max_conversations:
-                self._items.popitem(last=False)
-            return key, conversation
-
-    def _evict(self, now: float) -> None:
-        while self._items:
-            key, (touched, _) = next(iter(self._items.items()))
-            if now - touched <= self.ttl_s:
-                break
-            del self._items[key]
+        key = conversation_id or uuid.uuid4().hex
+        return key, self._items.touch(key, Conversation)
