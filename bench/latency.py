@@ -26,6 +26,7 @@ from embeddings.encoder import load_encoder  # noqa: E402
 from embeddings.store import IndexStore  # noqa: E402
 from qa.config import BUNDLED_CORPUS, get_settings  # noqa: E402
 from qa.corpus import load_documents, make_document  # noqa: E402
+from qa.evaluation import percentile  # noqa: E402
 from qa.index import build_index  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
 
@@ -33,11 +34,6 @@ SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
 QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
 FALLBACK_QUESTIONS = ["When did Iran host Shoigu?", "Who is the spokesman for Iran's foreign ministry?",
                       "How many Shahed drones had Iran provided to Russia since August?", "Who won the 2022 FIFA World Cup?"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def main() -> None:

@@ -23,6 +23,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.evaluation import percentile  # noqa: E402
 QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
 FALLBACK = ["When did Iran host Shoigu?", "Who is the spokesman for Iran's foreign ministry?", "Who won the 2022 FIFA World Cup?"]
 
@@ -31,11 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 async def client(port: int, questions: list[str], offset: int, deadline: float, latencies: list[float], errors: list[str]) -> None:
@@ -120,8 +118,11 @@ def main() -> None:
 
     print(f"clients {args.clients}, {elapsed:.1f} s, {len(latencies)} ok requests, {len(errors)} errors")
     print(f"throughput {len(latencies) / elapsed:.1f} requests/s")
-    print(f"latency p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-          f"p99 {percentile(latencies, 0.99):.1f} ms")
+    if latencies:
+        print(f"latency p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
+              f"p99 {percentile(latencies, 0.99):.1f} ms")
+    else:
+        print("latency p50 nan ms, p95 nan ms, p99 nan ms")
     if errors:
         print("errors:", ", ".join(sorted(set(errors))))
 

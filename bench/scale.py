@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from embeddings.encoder import load_encoder  # noqa: E402
 from embeddings.vectors import VectorIndex, exact_top_k  # noqa: E402
 from qa.chunking import Passage  # noqa: E402
+from qa.evaluation import percentile  # noqa: E402
 from qa.index import Index  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
 from qa.text import terms  # noqa: E402
@@ -52,9 +53,7 @@ def sentence_pool(n: int, seed: int) -> tuple[list[str], list[int]]:
 
 
 def percentiles(ms: list[float]) -> str:
-    ordered = sorted(ms)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]  # noqa: E731
-    return f"{pick(0.5):.2f} / {pick(0.95):.2f}"
+    return f"{percentile(ms, 0.5):.2f} / {percentile(ms, 0.95):.2f}"
 
 
 def timed(fn, queries) -> list[float]:  # type: ignore[no-untyped-def]

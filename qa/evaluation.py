@@ -94,7 +94,8 @@ def read_questions(path: Path) -> list[dict]:
     return questions
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank q-quantile (0.0 for no values); benchmarks report with it too."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -138,6 +139,6 @@ def evaluate_file(pipeline: QAPipeline, path: Path) -> EvalReport:
         reciprocal_ranks.append(1 / first if first else 0.0)
     report.recall_at_5 = round(hits_at_5 / report.answerable, 4) if report.answerable else 0.0
     report.mrr = round(statistics.fmean(reciprocal_ranks), 4) if reciprocal_ranks else 0.0
-    report.latency_ms_p50 = round(_percentile(latencies, 0.5), 2)
-    report.latency_ms_p95 = round(_percentile(latencies, 0.95), 2)
+    report.latency_ms_p50 = round(percentile(latencies, 0.5), 2)
+    report.latency_ms_p95 = round(percentile(latencies, 0.95), 2)
     return report
