@@ -137,10 +137,7 @@ def build_index(
     if previous:
         for row, passage in enumerate(previous.passages):
             old_rows.setdefault(passage.doc_id, []).append(row)
-    known = (
-        {_text_key(indexed_text(p, previous.documents[p.doc_id])): row for row, p in enumerate(previous.passages)}
-        if previous else {}
-    )
+    known: dict[str, int] | None = None  # stored vectors by indexed-text hash, built only if needed
 
     passages: list[Passage] = []
     source_rows: list[int] = []  # row of the stored vector to reuse, or -1 to encode
@@ -150,6 +147,11 @@ def build_index(
                 passages.append(previous.passages[row])
                 source_rows.append(row)
             continue
+        if known is None:
+            known = (
+                {_text_key(indexed_text(p, previous.documents[p.doc_id])): row for row, p in enumerate(previous.passages)}
+                if previous else {}
+            )
         for passage in chunk_document(doc_id, doc.text, max_chars):
             passages.append(passage)
             source_rows.append(known.get(_text_key(indexed_text(passage, doc)), -1))
@@ -176,15 +178,19 @@ def build_index(
     if same_chunking and not report.changed:
         report.version = previous.version  # nothing to write
         return report
-    report.version = write_snapshot(store, new_docs, passages, vectors, encoder, max_chars, ann_threshold).version
+    identity = {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim}
+    report.version = write_snapshot(store, new_docs, passages, vectors, identity, max_chars, ann_threshold).version
     return report
 
 
 def write_snapshot(
-    store: IndexStore, docs: dict[str, Document], passages: list[Passage], vectors: np.ndarray, encoder: Encoder | dict,
+    store: IndexStore, docs: dict[str, Document], passages: list[Passage], vectors: np.ndarray, identity: dict,
     max_chars: int, ann_threshold: int = DEFAULT_ANN_THRESHOLD,
 ) -> Snapshot:
-    """Write every file of a snapshot into a fresh folder and publish it atomically."""
+    """Write every file of a snapshot into a fresh folder and publish it atomically.
+
+    `identity` is the encoder's {"model", "backend", "dim"}, recorded so other encoders are refused.
+    """
     tokens = terms_batch([indexed_text(p, docs[p.doc_id]) for p in passages])
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
@@ -201,7 +207,6 @@ def write_snapshot(
     vector_index = VectorIndex.build(vectors, ann_threshold)
     vector_index.save(tmp)
     bm25.save(str(tmp / BM25_DIR))
-    identity = encoder if isinstance(encoder, dict) else {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim}
     manifest = {**identity, "documents": len(docs), "passages": len(passages), "max_passage_chars": max_chars,
                 "vector_index": vector_index.params}
     return store.publish(tmp, manifest)

@@ -76,7 +76,7 @@ class QAPipeline:
         return load_index(self.store, self.settings.model, self.settings.backend)
 
     def _open(self) -> _Loaded:
-        index = load_index(self.store, self.settings.model, self.settings.backend)
+        index = self.store_index()
         return _Loaded(index, HybridRetriever(index, self.encoder), Answerer(index, self.settings.public_url))
 
     @property
