@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: passages carry entity and noun-phrase spans
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 KEEP_OLD_SNAPSHOTS = 1  # the previous snapshot stays for readers still using it

@@ -2,7 +2,10 @@
 
 A follow-up (a question that points back with "that", "it", "he"... or has almost no content
 words of its own) is retrieved together with the previous question, so it lands on the same
-story; the answer type still comes from the follow-up's own words.
+story. The earlier turns only resolve references: the answer kind and focus come from the
+follow-up's own words, "he"/"she"/"they" become the person or organization the last answer
+named, and an answer already given in the conversation is not given again to a new question
+("What did Iran say about it?" after "When did Iran host Shoigu?" gets a new sentence).
 """
 
 from __future__ import annotations
@@ -22,11 +25,19 @@ BACK_REFERENCE_RE = re.compile(
 MAX_TURNS = 10
 
 
+PERSONAL_RE = re.compile(r"\b(he|she|him|her|his|hers|they|them|their)\b", re.IGNORECASE)
+POSSESSIVES = {"his", "her", "hers", "their"}
+NAMING_KINDS = {"person", "organization"}
+
+
 @dataclass
 class Turn:
     question: str
     query: str  # the question as retrieval saw it
     answer: str | None
+    short_answer: str | None = None
+    kind: str | None = None
+    evidence: tuple[str, int, int] | None = None  # (doc_id, start, end) of the cited sentence
 
 
 @dataclass
@@ -42,8 +53,32 @@ class Conversation:
             return question
         return f"{question} {self.turns[-1].query}"
 
-    def add(self, question: str, query: str, answer: str | None) -> None:
-        self.turns.append(Turn(question, query, answer))
+    def resolve(self, question: str) -> str:
+        """The question the answerer scores: references resolved against the last turn.
+
+        "What did he say?" after an answer naming John Kirby → "What did John Kirby say?";
+        "When was that?" → "When was that? (previous question)", so the topic's words count.
+        """
+        if not self.is_followup(question):
+            return question
+        last = self.turns[-1]
+        resolved = question
+        if last.short_answer and last.kind in NAMING_KINDS and PERSONAL_RE.search(question):
+            name = last.short_answer
+
+            def substitute(match: re.Match[str]) -> str:
+                return f"{name}'s" if match.group(1).lower() in POSSESSIVES else name
+
+            resolved = PERSONAL_RE.sub(substitute, question)
+        return f"{resolved} ({last.question})"
+
+    def given_answers(self) -> set[tuple[str, int, int, str | None]]:
+        """Evidence and short answer of every earlier answer: not to be repeated to a new question."""
+        return {(*t.evidence, (t.short_answer or "").lower() or None) for t in self.turns if t.evidence}
+
+    def add(self, question: str, query: str, answer: str | None, *, short_answer: str | None = None,
+            kind: str | None = None, evidence: tuple[str, int, int] | None = None) -> None:
+        self.turns.append(Turn(question, query, answer, short_answer, kind, evidence))
         del self.turns[:-MAX_TURNS]
 
 

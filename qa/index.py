@@ -23,6 +23,7 @@ from embeddings.store import IndexStore, IndexStoreError, Snapshot
 from embeddings.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
 from qa.chunking import Passage, chunk_document
 from qa.corpus import CorpusError, Document
+from qa.ner import SpanTagger
 from qa.text import terms_batch
 
 DOCUMENTS = "documents.jsonl"
@@ -96,14 +97,17 @@ def build_index(
     progress: Callable[[int, int], None] | None = None,
     scanned_roots: list[str] | None = None,
     ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    tagger: SpanTagger | None = None,
 ) -> BuildReport:
     """Write a new snapshot and make it live; the old one serves until the switch.
 
     With `scanned_roots`, the update is incremental: documents from other roots are kept, documents
     under a scanned root that were not found again are removed, unchanged documents keep their
     passages and vectors. Without it, `documents` is the whole new index. Either way a passage
-    whose text is already in the live snapshot is not encoded again. Call with `store.lock()` held.
+    whose text is already in the live snapshot is not encoded (nor tagged) again. Call with
+    `store.lock()` held.
     """
+    tagger = tagger or SpanTagger()
     report = BuildReport()
     previous = _current_index(store, encoder)
     old_docs = previous.documents if previous else {}
@@ -161,24 +165,32 @@ def build_index(
     if previous is not None:
         reused = [i for i, row in enumerate(source_rows) if row >= 0]
         vectors[reused] = previous.vectors.vectors[[source_rows[i] for i in reused]]
+        for i in reused:  # same text, maybe elsewhere in its document: shift the stored spans
+            old = previous.passages[source_rows[i]]
+            shift = passages[i].start - old.start
+            passages[i].spans = [(s + shift, e + shift, label) for s, e, label in old.spans]
+    total = len(passages) + len(todo)  # tagging and encoding each count once per new passage
     done = len(passages) - len(todo)
     if progress:
-        progress(done, len(passages))
+        progress(done, total)
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
     if todo:
-
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, len(passages))
-
+        tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
+        for i, spans in zip(todo, tagged, strict=True):
+            passages[i].spans = spans
         vectors[todo] = encoder.encode([indexed_text(passages[i], new_docs[passages[i].doc_id]) for i in todo], progress=step)
     report.encoded = len(todo)
     report.documents, report.passages = len(new_docs), len(passages)
     if same_chunking and not report.changed:
         report.version = previous.version  # nothing to write
         return report
-    identity = {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim}
+    identity = {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim, "ner_model": tagger.model}
     report.version = write_snapshot(store, new_docs, passages, vectors, identity, max_chars, ann_threshold).version
     return report
 
@@ -202,7 +214,8 @@ def write_snapshot(
             fh.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
     with open(tmp / PASSAGES, "w", encoding="utf-8") as fh:
         for p in passages:
-            fh.write(json.dumps({"id": p.id, "doc_id": p.doc_id, "start": p.start, "end": p.end, "sentences": p.sentences}) + "\n")
+            row = {"id": p.id, "doc_id": p.doc_id, "start": p.start, "end": p.end, "sentences": p.sentences, "spans": p.spans}
+            fh.write(json.dumps(row) + "\n")
     (tmp / TERMS).write_text(json.dumps(doc_freq))
     vector_index = VectorIndex.build(vectors, ann_threshold)
     vector_index.save(tmp)
@@ -220,7 +233,7 @@ def remove_documents(store: IndexStore, doc_ids: list[str], model: str, backend:
     if drop:
         keep = [i for i, p in enumerate(index.passages) if p.doc_id not in drop]
         docs = {k: v for k, v in index.documents.items() if k not in drop}
-        identity = {k: index.manifest[k] for k in ("model", "backend", "dim")}
+        identity = {k: index.manifest.get(k) for k in ("model", "backend", "dim", "ner_model")}
         write_snapshot(store, docs, [index.passages[i] for i in keep], index.vectors.vectors[keep], identity,
                        index.manifest.get("max_passage_chars", 600))
     return sorted(drop), unknown
@@ -258,7 +271,8 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
             for line in fh:
                 row = json.loads(line)
                 text = documents[row["doc_id"]].text[row["start"] : row["end"]]
-                passages.append(Passage(row["id"], row["doc_id"], row["start"], row["end"], text, [tuple(s) for s in row["sentences"]]))
+                passages.append(Passage(row["id"], row["doc_id"], row["start"], row["end"], text,
+                                        [tuple(s) for s in row["sentences"]], [tuple(s) for s in row["spans"]]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise damaged(PASSAGES, exc) from exc
     try:

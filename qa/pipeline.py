@@ -23,7 +23,6 @@ from qa.index import Index, build_index, load_index
 from qa.retrieval import HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
 
-RETRIEVE_AT_LEAST = 10  # the answerer looks at more passages than it cites
 RELOAD_CHECK_S = 1.0  # how often a long-running pipeline looks for a newer index snapshot
 
 
@@ -120,11 +119,14 @@ class QAPipeline:
         loaded = self.loaded  # one snapshot for the whole request
         started = time.perf_counter()
         query = conversation.contextualize(question) if conversation else question
+        resolved = conversation.resolve(question) if conversation else question
         k = top_k or self.settings.top_k
-        hits = loaded.retriever.run(query, max(k, RETRIEVE_AT_LEAST))
-        answer = loaded.answerer.run(query, hits, focus=question)
+        hits = loaded.retriever.run(query, k)  # the answerer reads exactly these top_k passages
+        answer = loaded.answerer.run(resolved, hits, focus=question, avoid=conversation.given_answers() if conversation else None)
         if conversation is not None:
-            conversation.add(question, query, answer.answer)
+            first = answer.citations[0] if answer.citations else None
+            conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
+                             evidence=(first.doc_id, first.start, first.end) if first else None)
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 

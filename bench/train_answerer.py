@@ -1,0 +1,232 @@
+"""Fit the answerer's scorer (qa/answering/model.json) on the SQuAD v1.1 dev training half.
+
+    .venv/bin/python bench/train_answerer.py [--top-k 5] [--out qa/answering/model.json]
+
+Only articles 0-23 are read (24-47 are the evaluation half and never touched here). They are
+split by article: questions of articles 0-17 fit the weights, questions of 18-23 choose the
+no-answer threshold and give the validation figures printed at the end.
+
+Two indexes are built, A (articles 0-11) and B (12-23). Every question is asked of the index
+holding its paragraph (an answerable case) and of the other one (a case that must be declined),
+through the same retriever and candidate extraction as `qa ask`. Three logistic regressions
+(scikit-learn) are fitted in order: sentence, span (on the best sentences, as at answer time),
+and answerable (on the verdicts of the first two). The weights are written as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from embeddings.encoder import load_encoder  # noqa: E402
+from embeddings.store import IndexStore  # noqa: E402
+from qa.answering.answerer import Answerer  # noqa: E402
+from qa.answering.candidates import SentenceCandidate  # noqa: E402
+from qa.answering.features import (  # noqa: E402
+    ANSWERABLE_FEATURES,
+    SENTENCE_FEATURES,
+    SPAN_FEATURES,
+    answerable_features,
+    question_weights,
+    sentence_features,
+    span_features,
+    span_is_novel,
+)
+from qa.answering.question import QuestionAnalysis, QuestionAnalyzer  # noqa: E402
+from qa.answering.scorer import MODEL_PATH, LinearModel, sigmoid  # noqa: E402
+from qa.config import get_settings  # noqa: E402
+from qa.index import build_index, load_index  # noqa: E402
+from qa.retrieval import HybridRetriever  # noqa: E402
+from qa.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad  # noqa: E402
+
+SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
+FIT_ARTICLES = range(0, 18)
+VALIDATION_ARTICLES = range(18, 24)
+MAX_FALSE_ANSWERS = 0.08  # on validation questions asked of the wrong index (target <= 0.10)
+SENTENCES_FOR_SPANS = 3
+
+
+@dataclass
+class Case:
+    article: int
+    answers: tuple[str, ...]
+    answerable: bool  # asked of the index that holds its paragraph
+    analysis: QuestionAnalysis
+    candidates: list[SentenceCandidate]
+    raw: dict[int, list[float]]
+
+
+def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -> tuple[LinearModel, LogisticRegression, StandardScaler]:
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit((x - scaler.mean_) / scale, y)
+    linear = LinearModel(names, tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]),
+                         tuple(float(v) for v in scaler.mean_), tuple(float(v) for v in scale))
+    return linear, model, scaler
+
+
+def as_dict(model: LinearModel) -> dict:
+    return {"names": list(model.names), "coef": [round(v, 6) for v in model.coef],
+            "intercept": round(model.intercept, 6), "mean": [round(v, 6) for v in model.mean], "scale": [round(v, 6) for v in model.scale]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--top-k", type=int, default=get_settings().top_k)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "train")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    settings = get_settings()
+    encoder = load_encoder(settings.model, settings.backend, ROOT / ".qa" / "cache")
+    documents, questions = load_squad(SQUAD, TRAIN_ARTICLES)
+    assert max(q.article for q in questions) < 24, "training must not read the evaluation half"
+    halves = {"A": range(0, 12), "B": range(12, 24)}
+    answerers, retrievers = {}, {}
+    for name, articles in halves.items():
+        path = args.workdir / f"index-{name}"
+        store = IndexStore(path)
+        if not store.exists():
+            with store.lock():
+                build_index([d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars)
+        index = load_index(store, settings.model, settings.backend)
+        answerers[name] = Answerer(index, "http://localhost")
+        retrievers[name] = HybridRetriever(index, encoder)
+    print(f"indexes ready in {time.perf_counter() - started:.0f} s; {len(questions)} training-half questions")
+
+    analyzer = QuestionAnalyzer()
+    vectors = encoder.encode([q.question for q in questions])
+    cases: list[Case] = []
+    for q, vector in zip(questions, vectors, strict=True):
+        analysis = analyzer.run(q.question)
+        own = "A" if q.article in halves["A"] else "B"
+        for name in halves:
+            answerer = answerers[name]
+            hits = retrievers[name].run(q.question, args.top_k, query_vector=vector)
+            candidates = answerer.extractor.run(hits)
+            weights = question_weights(analysis, answerer.idf)
+            raw = {id(c): sentence_features(analysis, weights, c, answerer.idf) for c in candidates}
+            cases.append(Case(q.article, q.answers, name == own, analysis, candidates, raw))
+    print(f"features computed in {time.perf_counter() - started:.0f} s")
+
+    def split(articles: range) -> list[Case]:
+        return [c for c in cases if c.article in articles]
+
+    fit_cases, val_cases = split(FIT_ARTICLES), split(VALIDATION_ARTICLES)
+
+    # 1. sentences
+    xs = [c.raw[id(s)] for c in fit_cases if c.answerable for s in c.candidates]
+    ys = [contains_gold(s.text, c.answers) for c in fit_cases if c.answerable for s in c.candidates]
+    sentence_model, _, _ = fit(np.array(xs), np.array(ys), SENTENCE_FEATURES)
+    for c in cases:
+        for s in c.candidates:
+            s.logit = sentence_model.logit(c.raw[id(s)])
+            s.score = sigmoid(s.logit)
+        c.candidates.sort(key=lambda s: -s.logit)
+
+    # 2. spans, from the best sentences as at answer time
+    def span_rows(c: Case) -> list[tuple[list[float], float, SentenceCandidate, object]]:
+        repeats: dict[str, int] = {}
+        for s in c.candidates[: SENTENCES_FOR_SPANS * 3]:
+            for text in {sp.text.lower() for sp in s.spans}:
+                repeats[text] = repeats.get(text, 0) + 1
+        rows = []
+        for s in c.candidates[:SENTENCES_FOR_SPANS]:
+            for sp in s.spans:
+                if span_is_novel(sp, c.analysis.term_set):
+                    rows.append((span_features(c.analysis, s, sp, repeats), f1(sp.text, c.answers), s, sp))
+        return rows
+
+    span_x, span_y = [], []
+    for c in fit_cases:
+        if c.answerable and c.analysis.kind.wants_short_answer:
+            for x, score, _, _ in span_rows(c):
+                span_x.append(x)
+                span_y.append(score >= 0.5)
+    span_model, _, _ = fit(np.array(span_x), np.array(span_y), SPAN_FEATURES)
+
+    def verdict(c: Case) -> tuple[str | None, SentenceCandidate, float | None]:
+        """(short answer, evidence sentence, span logit) as AnswerScorer.best_span would choose."""
+        best = None
+        for x, _, s, sp in span_rows(c) if c.analysis.kind.wants_short_answer else []:
+            logit = span_model.logit(x)
+            if best is None or logit + s.logit > best[0]:
+                best = (logit + s.logit, logit, s, sp)
+        if best is None:
+            return None, c.candidates[0], None
+        return best[3].text, best[2], best[1]  # type: ignore[attr-defined]
+
+    # 3. answerable: is the final answer right?
+    def answer_rows(group: list[Case]) -> tuple[np.ndarray, np.ndarray, list[tuple[Case, str | None, float | None]]]:
+        xs, ys, info = [], [], []
+        for c in group:
+            if not c.candidates:
+                continue
+            short, sentence, span_logit = verdict(c)
+            xs.append(answerable_features(c.analysis, c.candidates, c.raw, span_logit))
+            right = c.answerable and (contains_gold(sentence.text, c.answers) or (short is not None and f1(short, c.answers) >= 0.5))
+            ys.append(right)
+            info.append((c, short, span_logit))
+        return np.array(xs), np.array(ys), info
+
+    ax, ay, _ = answer_rows(fit_cases)
+    answerable_model, _, _ = fit(ax, ay, ANSWERABLE_FEATURES)
+
+    # thresholds, on validation questions only
+    vx, vy, vinfo = answer_rows(val_cases)
+    p = np.array([sigmoid(answerable_model.logit(list(x))) for x in vx])
+    negatives = np.array([not c.answerable for c, _, _ in vinfo])
+    positives = ~negatives
+    n_questions = int(positives.sum())
+    best_threshold = 0.5
+    for t in np.arange(0.05, 0.95, 0.01):
+        false_rate = float((p[negatives] >= t).mean())
+        if false_rate <= MAX_FALSE_ANSWERS:
+            best_threshold = float(t)
+            break
+    span_threshold = 0.0
+
+    def report(label: str, x: np.ndarray, y: np.ndarray, info: list, threshold: float) -> None:
+        probs = np.array([sigmoid(answerable_model.logit(list(row))) for row in x])
+        own = np.array([c.answerable for c, _, _ in info])
+        answered = probs >= threshold
+        correct = answered & y
+        shorts = [(short, c) for (c, short, _), is_own in zip(info, own, strict=True) if is_own]
+        short_f1 = np.mean([f1(s, c.answers) if s else 0.0 for s, c in shorts])
+        top_sentence = np.mean([contains_gold(c.candidates[0].text, c.answers) for c, _, _ in info if c.answerable])
+        print(f"{label}: {int(own.sum())} questions | best sentence holds gold {top_sentence:.3f} | "
+              f"answered {answered[own].mean():.3f} | answer contains gold {correct[own].mean():.3f} | "
+              f"short-answer F1 (always answering) {short_f1:.3f} | false answers on the other index {answered[~own].mean():.3f}")
+
+    print(f"no-answer threshold {best_threshold:.2f} (validation false answers <= {MAX_FALSE_ANSWERS}); {n_questions} validation questions")
+    report("training   (articles 0-17)", ax, ay, answer_rows(fit_cases)[2], best_threshold)
+    report("validation (articles 18-23)", vx, vy, vinfo, best_threshold)
+    out = {
+        "trained_on": "SQuAD v1.1 dev articles 0-17 (fit) and 18-23 (threshold); articles 24-47 never read",
+        "top_k": args.top_k,
+        "threshold": round(best_threshold, 4),
+        "span_threshold": span_threshold,
+        "sentence": as_dict(sentence_model),
+        "span": as_dict(span_model),
+        "answerable": as_dict(answerable_model),
+    }
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    for name, model in (("sentence", sentence_model), ("span", span_model), ("answerable", answerable_model)):
+        print(f"{name} weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(model.names, model.coef, strict=True)))
+    print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

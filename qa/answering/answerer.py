@@ -1,0 +1,80 @@
+"""The answer pipeline, stage by stage: question analysis → candidates → scorer → citations.
+
+Each stage is a small component with one `run` method and typed inputs and outputs; this class
+only connects them and turns the verdict into the `Answer` every front end shows.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote
+
+from qa.answering.candidates import CandidateExtractor
+from qa.answering.citations import CitationBuilder
+from qa.answering.question import QuestionAnalyzer
+from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
+from qa.corpus import Document
+from qa.index import Index
+from qa.retrieval import Hit
+from qa.schema import Answer
+
+Given = tuple[str, int, int, str | None]  # (doc_id, start, end, short answer) of an earlier answer
+MAX_AVOIDED = 3
+DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Try rephrasing, or ask about something they cover."
+
+
+class Answerer:
+    """Picks the answer from retrieved passages, or declines."""
+
+    def __init__(self, index: Index, public_url: str, model: ScorerModel | None = None) -> None:
+        self.index = index
+        self.public_url = public_url.rstrip("/")
+        self._n = max(len(index.passages), 1)
+        self.analyzer = QuestionAnalyzer()
+        self.extractor = CandidateExtractor(index)
+        self.scorer = AnswerScorer(model)
+        self.citations = CitationBuilder(index, self.link)
+
+    def idf(self, term: str) -> float:
+        df = self.index.doc_freq.get(term, 0)
+        return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+
+    def link(self, doc: Document, start: int, end: int) -> str:
+        return doc.url or f"{self.public_url}/sources/{quote(doc.doc_id, safe='')}#c{start}-{end}"
+
+    def score(self, question: str, hits: list[Hit], avoid: set[Given] | None = None) -> ScoredAnswer:
+        """The scorer's verdict without building citations.
+
+        `avoid` holds answers already given in this conversation (evidence sentence and short
+        answer): a follow-up that would get the same answer again gets the next best instead.
+        """
+        analysis = self.analyzer.run(question)
+        candidates = self.extractor.run(hits)
+        scored = self.scorer.run(analysis, candidates, self.idf)
+        for _ in range(MAX_AVOIDED):
+            if not avoid or not scored.ranked:
+                break
+            best = scored.best
+            if (best.doc_id, best.start, best.end, scored.short.text.lower() if scored.short else None) not in avoid:
+                break
+            candidates = [c for c in candidates if c is not best]
+            scored = self.scorer.run(analysis, candidates, self.idf)
+        return scored
+
+    def run(self, question: str, hits: list[Hit], focus: str | None = None, avoid: set[Given] | None = None) -> Answer:
+        """`question` is what the user asked, references resolved; `focus` the user's own words."""
+        asked = focus or question
+        scored = self.score(question, hits, avoid)
+        if not scored.answered:
+            return Answer(question=asked, answer=None, answered=False, message=DECLINE_MESSAGE, citations=[],
+                          kind=scored.question.kind.value, confidence=round(scored.answerable, 4))
+        citations = self.citations.run(scored, hits)
+        markers = "".join(f"[{c.n}]" for c in citations)
+        evidence = scored.best.text
+        short = scored.short
+        text = f"{short.text} — {evidence} {markers}" if short else f"{evidence} {markers}"
+        return Answer(
+            question=asked, answer=text, answered=True, message=None, citations=citations,
+            short_answer=short.text if short else None, short_start=short.start if short else None,
+            short_end=short.end if short else None, kind=scored.question.kind.value, confidence=round(scored.answerable, 4),
+        )

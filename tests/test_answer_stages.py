@@ -1,0 +1,201 @@
+"""Each answering stage alone, on invented articles that are not in the bundled corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answering import AnswerKind, QuestionAnalyzer
+from qa.answering.answerer import Answerer
+from qa.answering.candidates import CandidateExtractor, is_caseless
+from qa.answering.features import SENTENCE_FEATURES, question_weights, sentence_features
+from qa.answering.scorer import AnswerScorer, ScorerModel
+from qa.conversation import Conversation
+from qa.corpus import make_document
+from qa.index import build_index, load_index
+from qa.ner import SpanTagger
+from qa.retrieval import HybridRetriever
+from embeddings.store import IndexStore
+
+ARTICLES = {
+    "harbour": (
+        "Port authority approves new harbour bridge",
+        "LISBON — The port authority approved a new harbour bridge on Tuesday after a two-year review. "
+        "The bridge will cost about 480 million euros and span 1,200 metres, officials said. "
+        "Construction is led by Maria Duarte, the authority's chief engineer, who said work would begin in May. "
+        "Critics argued that the money should have gone to public transport instead.",
+    ),
+    "harbour-repost": (
+        "Harbour bridge gets the go-ahead",
+        "The port authority approved a new harbour bridge on Tuesday after a two-year review, the city said. "
+        "The bridge will cost about 480 million euros and span 1,200 metres, officials said. "
+        "Construction is led by Maria Duarte, the authority's chief engineer, who said work would begin in May.",
+    ),
+    "harbour-other-outlet": (
+        "Engineers welcome bridge decision",
+        "Engineering groups welcomed the decision on the harbour bridge. "
+        "Maria Duarte, the chief engineer, will lead construction, which the authority expects to begin in May. "
+        "Local cyclists have asked for a separate lane on the bridge.",
+    ),
+    "orchestra": (
+        "Orchestra names new conductor",
+        "The Northern Symphony Orchestra named Tomas Lindqvist as its principal conductor on Friday. "
+        "Lindqvist, 41, previously led a chamber ensemble for eight years. "
+        "The orchestra said ticket sales rose 12 percent last season.",
+    ),
+    "storm": (
+        "Storm closes schools along the coast",
+        "A storm closed more than 300 schools along the coast on Monday, regional officials said. "
+        "Wind gusts reached 140 kilometres per hour in the worst-hit areas. "
+        "The weather service expects the storm to weaken by Wednesday.",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def answerer(tmp_path_factory, encoder):
+    docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in ARTICLES.items()]
+    store = IndexStore(tmp_path_factory.mktemp("stages"))
+    build_index([d for d in docs if d], encoder, store, 600)
+    index = load_index(store, encoder.model_name, encoder.backend)
+    return Answerer(index, "http://viewer.test"), HybridRetriever(index, encoder)
+
+
+def ask(answerer_and_retriever, question: str, conversation: Conversation | None = None):
+    answerer, retriever = answerer_and_retriever
+    resolved = conversation.resolve(question) if conversation else question
+    query = conversation.contextualize(question) if conversation else question
+    answer = answerer.run(resolved, retriever.run(query, 5), focus=question,
+                          avoid=conversation.given_answers() if conversation else None)
+    if conversation is not None:
+        first = answer.citations[0] if answer.citations else None
+        conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
+                         evidence=(first.doc_id, first.start, first.end) if first else None)
+    return answer
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("Who leads construction of the bridge?", AnswerKind.PERSON),
+    ("Whom did the orchestra name?", AnswerKind.PERSON),
+    ("Which engineer leads the work?", AnswerKind.PERSON),
+    ("When did the storm close schools?", AnswerKind.TIME),
+    ("In what year was the bridge approved?", AnswerKind.TIME),
+    ("Where was the bridge approved?", AnswerKind.PLACE),
+    ("Which city approved the bridge?", AnswerKind.PLACE),
+    ("How many schools closed?", AnswerKind.QUANTITY),
+    ("How much will the bridge cost?", AnswerKind.QUANTITY),
+    ("What is the population of the region?", AnswerKind.QUANTITY),
+    ("Which orchestra named a conductor?", AnswerKind.ORGANIZATION),
+    ("Why did critics object to the bridge?", AnswerKind.DESCRIPTION),
+    ("How did engineers react?", AnswerKind.DESCRIPTION),
+    ("What happened to the schools?", AnswerKind.DESCRIPTION),
+    ("What did the weather service say about the storm?", AnswerKind.DESCRIPTION),
+    ("What instrument does the conductor play?", AnswerKind.THING),
+])
+def test_question_analysis_reads_the_kind_from_grammar(question, kind):
+    assert QuestionAnalyzer().run(question).kind is kind
+
+
+def test_question_analysis_keeps_focus_and_category():
+    analysis = QuestionAnalyzer().run("Which city approved the harbour bridge?")
+    assert analysis.category == "city" and "approv" in analysis.focus and "citi" not in analysis.focus
+    assert "harbour" in analysis.terms and "bridg" in analysis.terms
+
+
+def test_tagger_finds_entities_and_noun_phrases_with_document_offsets():
+    text = "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss a new trade agreement."
+    spans = SpanTagger().run([text[10:]], [10])[0]
+    found = {(text[s:e], label) for s, e, label in spans}
+    assert ("Emmanuel Macron", "PERSON") in found and ("Paris", "GPE") in found and ("Tuesday", "DATE") in found
+    assert any(label == "NP" and "trade agreement" in text[s:e] for s, e, label in spans)
+
+
+def test_candidates_are_sentences_with_their_spans(answerer):
+    a, retriever = answerer
+    candidates = CandidateExtractor(a.index).run(retriever.run("orchestra conductor", 2))
+    orchestra = [c for c in candidates if c.doc_id == "orchestra"]
+    assert orchestra and all(c.text == a.index.documents["orchestra"].text[c.start:c.end] for c in orchestra)
+    first = next(c for c in orchestra if "Tomas Lindqvist" in c.text)
+    assert any(s.text == "Tomas Lindqvist" and s.label == "PERSON" for s in first.spans)
+    assert all(c.start <= s.start and s.end <= c.end for c in candidates for s in c.spans)
+
+
+def test_caseless_is_a_document_property():
+    assert is_caseless("the minister said on monday that talks would resume.")
+    assert not is_caseless("The minister said on Monday that talks would resume.")
+
+
+def test_sentence_features_reward_coverage_and_the_asked_kind(answerer):
+    a, retriever = answerer
+    analysis = QuestionAnalyzer().run("When did the storm close schools?")
+    candidates = CandidateExtractor(a.index).run(retriever.run(analysis.text, 3))
+    weights = question_weights(analysis, a.idf)
+    by_text = {c.text: sentence_features(analysis, weights, c, a.idf) for c in candidates}
+    closed = next(v for t, v in by_text.items() if t.startswith("A storm closed"))
+    gusts = next(v for t, v in by_text.items() if t.startswith("Wind gusts"))
+    coverage, kind_span = SENTENCE_FEATURES.index("coverage"), SENTENCE_FEATURES.index("kind_span")
+    assert closed[coverage] > gusts[coverage]
+    assert closed[kind_span] == 1.0
+
+
+def test_scorer_picks_the_short_answer_of_the_asked_kind(answerer):
+    answer = ask(answerer, "Who is leading construction of the harbour bridge?")
+    assert answer.answered and answer.short_answer == "Maria Duarte"
+    doc = answerer[0].index.documents[answer.citations[0].doc_id]
+    assert doc.text[answer.short_start:answer.short_end] == "Maria Duarte"
+    assert answer.answer.startswith("Maria Duarte — ")
+    when = ask(answerer, "When did the storm close the schools?")
+    assert when.short_answer == "Monday" and "[1]" in when.answer
+    many = ask(answerer, "How many schools did the storm close?")
+    assert many.short_answer is not None and "300" in many.short_answer
+
+
+def test_descriptive_questions_answer_with_the_evidence_sentence(answerer):
+    answer = ask(answerer, "Why did critics object to the harbour bridge?")
+    assert answer.answered and answer.short_answer is None
+    assert "public transport" in answer.answer
+
+
+def test_unanswerable_questions_are_declined(answerer):
+    for question in ("Who won the chess championship in Madrid?", "What is the capital of Mars?",
+                     "How many goals did the striker score against the champions?"):
+        answer = ask(answerer, question)
+        assert not answer.answered and answer.citations == [] and answer.message
+
+
+def test_reposts_fold_into_one_citation_and_other_outlets_corroborate(answerer):
+    answer = ask(answerer, "Who leads construction of the new harbour bridge?")
+    first = answer.citations[0]
+    assert {s.doc_id for s in first.sources} >= {"harbour", "harbour-repost"} - {first.doc_id} | {first.doc_id}
+    assert [c.n for c in answer.citations][:2] == [1, 2]
+    assert "harbour-other-outlet" in {c.doc_id for c in answer.citations[1:]}
+    assert answer.answer.endswith("[1][2]")
+
+
+def test_no_word_list_decides_by_nationality(answerer):
+    a, _ = answerer
+    scorer = AnswerScorer(ScorerModel.load())
+    verdicts = []
+    for nationality in ("French", "Russian", "Iranian", "Brazilian"):
+        doc = make_document("x", f"{nationality} diplomats said the talks in Geneva would resume on Thursday.", {"title": "Talks"}, None)
+        assert doc is not None
+        analysis = QuestionAnalyzer().run("When will the talks in Geneva resume?")
+        verdicts.append(analysis.kind)
+    assert len(set(verdicts)) == 1 and scorer.model.threshold > 0
+
+
+def test_followup_that_changes_focus_gets_a_new_answer(answerer):
+    conversation = Conversation()
+    first = ask(answerer, "When did the port authority approve the harbour bridge?", conversation)
+    assert first.short_answer == "Tuesday"
+    again = ask(answerer, "What did critics say about it?", conversation)
+    assert again.answered and again.answer != first.answer and "public transport" in again.answer
+
+
+def test_followup_pronouns_resolve_to_the_last_named_person():
+    conversation = Conversation()
+    conversation.add("Who leads construction?", "Who leads construction?", "Maria Duarte — ... [1]",
+                     short_answer="Maria Duarte", kind="person", evidence=("harbour", 10, 90))
+    assert conversation.resolve("When will she begin work?").startswith("When will Maria Duarte begin work?")
+    assert conversation.resolve("What is his title?").startswith("What is Maria Duarte's title?")
+    assert conversation.resolve("Who runs the orchestra now?") == "Who runs the orchestra now?"
+    assert conversation.given_answers() == {("harbour", 10, 90, "maria duarte")}
