@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
+from qa.boilerplate import Boilerplate
 from qa.cleaning import clean_text
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
@@ -96,9 +98,12 @@ def _html_document(html: str) -> dict | None:
     }
 
 
-def make_document(doc_id: str, raw_text: str, meta: dict, source: str | None) -> Document | None:
+def make_document(
+    doc_id: str, raw_text: str, meta: dict, source: str | None,
+    boilerplate: Boilerplate | None = None, group: str | None = None,
+) -> Document | None:
     """Clean one article's text; metadata given explicitly wins over what the text states."""
-    cleaned = clean_text(raw_text)
+    cleaned = clean_text(raw_text, boilerplate, group)
     if not cleaned.text.strip():
         return None
     fields = {
@@ -120,7 +125,24 @@ def make_document(doc_id: str, raw_text: str, meta: dict, source: str | None) ->
     )
 
 
-def _jsonl_documents(path: Path, base_id: str, warn: Warn) -> Iterator[Document]:
+@dataclass
+class _Raw:
+    """One document's text as read, before cleaning (the first of `load_documents`' two passes)."""
+
+    doc_id: str
+    text: str
+    meta: dict
+    source: str
+    group: str
+
+
+def group_of(url: str | None, folder: str) -> str:
+    """Documents of one outlet share furniture: group by URL host when known, else by folder."""
+    host = urlparse(url).netloc.lower() if url else ""
+    return host.removeprefix("www.") if host else folder
+
+
+def _jsonl_raw(path: Path, base_id: str, folder: str, warn: Warn) -> Iterator[_Raw]:
     text = _read_text(path, warn)
     if text is None:
         return
@@ -136,17 +158,14 @@ def _jsonl_documents(path: Path, base_id: str, warn: Warn) -> Iterator[Document]
             warn(f"skipped {path}:{lineno}: needs a non-empty \"text\" field")
             continue
         doc_id = str(record.get("id") or f"{base_id}/{lineno}")
-        doc = make_document(doc_id, record["text"], record, f"{path}:{lineno}")
-        if doc is None:
-            warn(f"skipped {path}:{lineno}: nothing left after removing page furniture")
-            continue
-        yield doc
+        url = record.get("url") if isinstance(record.get("url"), str) else None
+        yield _Raw(doc_id, record["text"], record, f"{path}:{lineno}", group_of(url, folder))
 
 
-def _file_documents(path: Path, doc_id: str, meta: dict, warn: Warn) -> Iterator[Document]:
+def _file_raw(path: Path, doc_id: str, meta: dict, folder: str, warn: Warn) -> Iterator[_Raw]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from _jsonl_documents(path, doc_id, warn)
+        yield from _jsonl_raw(path, doc_id, folder, warn)
         return
     text = _read_text(path, warn)
     if text is None:
@@ -160,11 +179,8 @@ def _file_documents(path: Path, doc_id: str, meta: dict, warn: Warn) -> Iterator
         meta = {**{k: v for k, v in extracted.items() if v}, **meta}
     elif suffix in {".md", ".markdown"}:
         text = _markdown_to_text(text)
-    doc = make_document(doc_id, text, meta, str(path))
-    if doc is None:
-        warn(f"skipped {path}: nothing left after removing page furniture")
-        return
-    yield doc
+    url = meta.get("url") if isinstance(meta.get("url"), str) else None
+    yield _Raw(doc_id, text, meta, str(path), group_of(url, folder))
 
 
 def _folder_metadata(folder: Path, warn: Warn) -> dict[str, dict]:
@@ -198,11 +214,16 @@ def iter_sources(paths: list[Path]) -> Iterator[tuple[Path, str, Path | None, Pa
 
 
 def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
-    """Every document under `paths`. Raises CorpusError for paths that do not exist."""
+    """Every document under `paths`. Raises CorpusError for paths that do not exist.
+
+    Two passes: every text is read first, so that `Boilerplate` can learn what recurs across the
+    documents of each outlet (URL host) or folder; then each document is cleaned with it.
+    """
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise CorpusError(f"no such file or folder: {', '.join(missing)}")
     folder_meta: dict[Path, dict[str, dict]] = {}
+    raws: list[tuple[_Raw, Path]] = []
     for path, doc_id, folder, given in iter_sources(paths):
         meta: dict = {}
         if folder is not None:
@@ -212,6 +233,12 @@ def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
         elif path.suffix.lower() not in TEXT_SUFFIXES:
             warn(f"skipped {path}: unsupported file type (use .txt, .md, .html or .jsonl)")
             continue
-        for doc in _file_documents(path, doc_id, meta, warn):
-            doc.root = index_root(given)
-            yield doc
+        raws.extend((raw, given) for raw in _file_raw(path, doc_id, meta, index_root(given), warn))
+    boilerplate = Boilerplate.learn((raw.group, raw.text) for raw, _ in raws)
+    for raw, given in raws:
+        doc = make_document(raw.doc_id, raw.text, raw.meta, raw.source, boilerplate, raw.group)
+        if doc is None:
+            warn(f"skipped {raw.source}: nothing left after removing page furniture")
+            continue
+        doc.root = index_root(given)
+        yield doc

@@ -103,3 +103,58 @@ def test_bundled_corpus_furniture_is_not_retrievable(pipeline):
         assert phrase.lower() not in all_text.lower(), phrase
         results = pipeline.search(phrase, 50).results
         assert all(phrase.lower() not in r.passage.lower() for r in results)
+
+
+# --- Furniture glued inside lines (whole articles on one line). Snippets written for these tests,
+# in several outlets' styles; none comes from the bundled corpus.
+
+STORY = "The regional council approved the new flood defences on Monday after a two-year review of the river banks."
+
+
+@pytest.mark.parametrize(
+    ("raw", "furniture", "kept"),
+    [
+        ("Share this with Media playback is not supported on this device " + STORY,
+         ["Share this", "Media playback"], STORY),
+        ("Please enter a valid email address. Oops! Something went wrong, please try again later. " + STORY,
+         ["valid email", "went wrong"], STORY),
+        ("Thanks for signing up! " + STORY, ["signing up"], STORY),
+        ("Image copyright Getty Images Image caption Residents watched the water rise on Sunday " + STORY,
+         ["copyright", "Getty", "caption", "watched the water"], STORY),
+        ("Photo: AP BERLIN (AP) — " + STORY, ["Photo: AP"], "BERLIN (AP) — " + STORY),
+        ("PHOTO: REUTERS/Anna Novak KYIV, March 3 — " + STORY, ["PHOTO", "Novak"], "KYIV, March 3 — " + STORY),
+        (STORY + ' "We will rebuild Jane Doe/AFP every home that was lost," the mayor said on Tuesday.',
+         ["Jane Doe", "AFP"], '"We will rebuild every home that was lost," the mayor said on Tuesday.'),
+        (STORY + " Want more updates from our reporter? Sign up for her newsletter here.",
+         ["Want more", "Sign up"], STORY),
+        (STORY + " Related stories: Floods hit northern towns Dam repairs delayed again The council said work "
+         "would begin in the spring.", ["Related", "Floods hit", "Dam repairs"], "The council said work would begin in the spring."),
+        (STORY + " Send Facebook Twitter Whatsapp Email Permalink http://example.com/p/2X", ["Facebook", "Permalink"], STORY),
+    ],
+)
+def test_furniture_glued_inside_a_line_is_removed(raw, furniture, kept):
+    result = clean_text(raw)
+    for phrase in furniture:
+        assert phrase not in result.text, (phrase, result.text)
+    assert kept in result.text
+    assert result.removed  # recorded for debugging
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "WASHINGTON (AP) — The Senate voted 51-50 on Tuesday to confirm the nominee after a long debate.",
+        "MOSCOW, February 7. /TASS/. Investigators have seized a collection of watches worth 600 mln rubles.",
+        "Washington (CNN) Lawmakers returned to the Capitol on Monday to resume talks on the spending bill.",
+        '"We are not going to back down," the minister told reporters in Paris on Friday.',
+        "The company's share price fell 5% on Monday after it cut its forecast for the year.",
+        "The photographer was arrested on Monday and released on bail two days later, police said.",
+        "Shareholders will vote on the merger in May, and the board urged them to approve it.",
+        "A copyright lawsuit filed by the band was dismissed by the court in March, the lawyers said.",
+        "The U.S. Senate and the House passed the bill, which now goes to President Joe Biden.",
+        "Readers who subscribed to the paper's print edition fell by a third last year, the report said.",
+    ],
+)
+def test_article_prose_mentioning_photos_shares_or_datelines_is_kept(prose):
+    result = clean_text(STORY + " " + prose)
+    assert result.text == STORY + " " + prose, result.removed
