@@ -1,4 +1,4 @@
-"""Retrieval quality on public benchmarks: BEIR SciFact (nDCG@10) and SQuAD v1.1 dev (recall@5).
+"""Quality on public benchmarks: BEIR SciFact (nDCG@10) and SQuAD v1.1 dev's evaluation half.
 
     .venv/bin/python bench/quality.py [--backend onnx|onnx-int8|torch] [--sample 2000] [--seed 13]
                                       [--only scifact|squad] [--limit N]
@@ -6,9 +6,12 @@
 SciFact: the 5,183 abstracts are indexed (title + text), the 300 test queries are run through the
 same retriever as `qa search`, passages are folded into documents by their best score, and
 nDCG@10 is computed against qrels/test.tsv — for hybrid fusion, BM25 alone and dense alone, from
-one index. SQuAD: every paragraph is a document (titled by its article); for a fixed random sample
-of questions, recall@5 counts a hit when one of the top 5 passages contains a gold answer, and
-answer accuracy counts `qa ask` answers that contain one. `--limit` shrinks both for a smoke run.
+one index. SQuAD: only the evaluation half (articles 24-47, never used for fitting) is asked; every
+paragraph is a document titled by its article. For a fixed random sample of questions (seed
+printed): recall@5 (a top-5 passage holds a gold answer), answered share, answer contains gold,
+`short_answer` exact match and F1 (SQuAD's normalisation), and false answers: the same questions
+asked of an index of articles 0-23, where each answer given is wrong. `--limit` shrinks both for
+a smoke run.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 from embeddings.encoder import load_encoder  # noqa: E402
 from embeddings.store import IndexStore  # noqa: E402
 from qa.config import get_settings  # noqa: E402
-from qa.corpus import Document, make_document  # noqa: E402
+from qa.corpus import Document  # noqa: E402
+from qa.evaluation import percentile  # noqa: E402
+from qa.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
 from qa.index import build_index  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
 
@@ -91,41 +96,47 @@ def scifact(args: argparse.Namespace) -> dict:
 
 
 def squad(args: argparse.Namespace) -> dict:
-    data = json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
-    documents, questions = [], []
-    for a, article in enumerate(data):
-        title = article["title"].replace("_", " ")
-        for p, paragraph in enumerate(article["paragraphs"]):
-            doc = make_document(f"{a}-{p}", paragraph["context"], {"title": title}, None)
-            if doc is None:
-                continue
-            documents.append(doc)
-            for qa in paragraph["qas"]:
-                questions.append((qa["question"], [x["text"] for x in qa["answers"]]))
+    """The evaluation half (articles 24-47): retrieval, answers, short answers, and false answers.
+
+    False answers: the same questions asked of an index of the *other* half (articles 0-23),
+    which cannot answer them; every answer given there is a false one.
+    """
+    path = BENCH / "squad" / "dev-v1.1.json"
+    documents, questions = load_squad(path, EVAL_ARTICLES)
+    other_documents, _ = load_squad(path, TRAIN_ARTICLES)
     rng = random.Random(args.seed)
     sample = rng.sample(questions, min(args.sample, len(questions)))
     if args.limit:
         sample = sample[: max(20, args.limit // 10)]
-        needed = {q for q, _ in sample}
-        keep = set()
-        for a, article in enumerate(data):
-            for p, paragraph in enumerate(article["paragraphs"]):
-                if any(qa["question"] in needed for qa in paragraph["qas"]):
-                    keep.add(f"{a}-{p}")
+        keep = {q.doc_id for q in sample}
         documents = [d for d in documents if d.doc_id in keep] + [d for d in documents if d.doc_id not in keep][: args.limit]
-    with tempfile.TemporaryDirectory() as tmp:
+        other_documents = other_documents[: args.limit]
+    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as other_tmp:
         pipeline, seconds, n_passages = build(documents, args.backend, args.max_passage_chars, Path(tmp))
-        hits = answered = correct = 0
-        for question, gold in sample:
-            lowered = [g.lower() for g in gold]
-            top = pipeline.search(question, 5).results
-            hits += any(g in r.passage.lower() for r in top for g in lowered)
-            answer = pipeline.ask(question)
+        other, _, _ = build(other_documents, args.backend, args.max_passage_chars, Path(other_tmp))
+        hits = answered = correct = false_answers = asked_short = 0
+        em = f1_all = f1_short_kinds = 0.0
+        latencies: list[float] = []
+        for q in sample:
+            top = pipeline.search(q.question, 5).results
+            hits += any(contains_gold(r.passage, q.answers) for r in top)
+            answer = pipeline.ask(q.question)
+            latencies.append(answer.took_ms)
             answered += answer.answered
-            correct += answer.answered and any(g in (answer.answer or "").lower() for g in lowered)
+            correct += answer.answered and contains_gold(answer.answer, q.answers)
+            short = answer.short_answer or ""
+            em += exact_match(short, q.answers) if short else 0.0
+            f1_all += f1(short, q.answers) if short else 0.0
+            if answer.kind != "description":
+                asked_short += 1
+                f1_short_kinds += f1(short, q.answers) if short else 0.0
+            false_answers += other.ask(q.question).answered
     n = len(sample)
     return {"documents": len(documents), "passages": n_passages, "questions": n, "seed": args.seed, "index_s": round(seconds, 1),
-            "recall@5": round(hits / n, 4), "answer_contains_gold": round(correct / n, 4), "answered": round(answered / n, 4)}
+            "recall@5": round(hits / n, 4), "answered": round(answered / n, 4), "answer_contains_gold": round(correct / n, 4),
+            "short_em": round(em / n, 4), "short_f1": round(f1_all / n, 4),
+            "short_f1_thing_questions": round(f1_short_kinds / max(asked_short, 1), 4), "thing_questions": asked_short,
+            "false_answers": round(false_answers / n, 4), "latency_ms_p50": round(percentile(latencies, 0.5), 2)}
 
 
 def main() -> None:
@@ -153,8 +164,12 @@ def main() -> None:
         print("  nDCG@10  " + "  ".join(f"{mode} {value:.4f}" for mode, value in s["ndcg@10"].items()))
     if "squad" in results:
         s = results["squad"]
-        print(f"SQuAD v1.1 dev: {s['documents']} paragraphs, {s['passages']} passages, {s['questions']} questions (seed {s['seed']}), indexed in {s['index_s']} s")
-        print(f"  recall@5 {s['recall@5']:.4f}  answer contains gold {s['answer_contains_gold']:.4f}  (answered {s['answered']:.4f})")
+        print(f"SQuAD v1.1 dev, evaluation half (articles 24-47): {s['documents']} paragraphs, {s['passages']} passages, "
+              f"{s['questions']} questions (seed {s['seed']}), indexed in {s['index_s']} s")
+        print(f"  recall@5 {s['recall@5']:.4f}  answered {s['answered']:.4f}  answer contains gold {s['answer_contains_gold']:.4f}")
+        print(f"  short answer EM {s['short_em']:.4f}  F1 {s['short_f1']:.4f}  (F1 on the {s['thing_questions']} questions that ask "
+              f"for a thing: {s['short_f1_thing_questions']:.4f})")
+        print(f"  false answers (asked of an index of articles 0-23) {s['false_answers']:.4f}  latency p50 {s['latency_ms_p50']} ms")
 
 
 if __name__ == "__main__":

@@ -77,6 +77,27 @@ def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) ->
     return linear, model, scaler
 
 
+def fit_pairwise(groups: list[tuple[list[list[float]], list[bool]]], names: tuple[str, ...], seed: int = 0) -> LinearModel:
+    """A ranking model: logistic regression on (right - wrong) feature differences within one question."""
+    rng = np.random.default_rng(seed)
+    everything = np.array([x for xs, _ in groups for x in xs])
+    mean = everything.mean(axis=0)
+    scale = np.where(everything.std(axis=0) > 0, everything.std(axis=0), 1.0)
+    diffs, labels = [], []
+    for xs, ys in groups:
+        z = (np.array(xs) - mean) / scale
+        pos = [i for i, y in enumerate(ys) if y]
+        neg = [i for i, y in enumerate(ys) if not y]
+        if not pos or not neg:
+            continue
+        for _ in range(min(30, len(pos) * len(neg))):
+            i, j = rng.choice(pos), rng.choice(neg)
+            diffs += [z[i] - z[j], z[j] - z[i]]
+            labels += [1, 0]
+    model = LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False).fit(np.array(diffs), np.array(labels))
+    return LinearModel(names, tuple(float(v) for v in model.coef_[0]), 0.0, tuple(float(v) for v in mean), tuple(float(v) for v in scale))
+
+
 def as_dict(model: LinearModel) -> dict:
     return {"names": list(model.names), "coef": [round(v, 6) for v in model.coef],
             "intercept": round(model.intercept, 6), "mean": [round(v, 6) for v in model.mean], "scale": [round(v, 6) for v in model.scale]}
@@ -149,21 +170,20 @@ def main() -> None:
                     rows.append((span_features(c.analysis, s, sp, repeats), f1(sp.text, c.answers), s, sp))
         return rows
 
-    span_x, span_y = [], []
+    span_groups = []
     for c in fit_cases:
         if c.answerable and c.analysis.kind.wants_short_answer:
-            for x, score, _, _ in span_rows(c):
-                span_x.append(x)
-                span_y.append(score >= 0.5)
-    span_model, _, _ = fit(np.array(span_x), np.array(span_y), SPAN_FEATURES)
+            rows = span_rows(c)
+            span_groups.append(([x for x, _, _, _ in rows], [score >= 0.5 for _, score, _, _ in rows]))
+    span_model = fit_pairwise(span_groups, SPAN_FEATURES)
 
     def verdict(c: Case) -> tuple[str | None, SentenceCandidate, float | None]:
         """(short answer, evidence sentence, span logit) as AnswerScorer.best_span would choose."""
         best = None
         for x, _, s, sp in span_rows(c) if c.analysis.kind.wants_short_answer else []:
             logit = span_model.logit(x)
-            if best is None or logit + s.logit > best[0]:
-                best = (logit + s.logit, logit, s, sp)
+            if best is None or logit > best[0]:
+                best = (logit, logit, s, sp)
         if best is None:
             return None, c.candidates[0], None
         return best[3].text, best[2], best[1]  # type: ignore[attr-defined]
@@ -196,7 +216,7 @@ def main() -> None:
         if false_rate <= MAX_FALSE_ANSWERS:
             best_threshold = float(t)
             break
-    span_threshold = 0.0
+    span_threshold = -100.0  # the span model ranks (pairwise); a short answer is given whenever one is found
 
     def report(label: str, x: np.ndarray, y: np.ndarray, info: list, threshold: float) -> None:
         probs = np.array([sigmoid(answerable_model.logit(list(row))) for row in x])

@@ -37,7 +37,7 @@ class Turn:
     answer: str | None
     short_answer: str | None = None
     kind: str | None = None
-    evidence: tuple[str, int, int] | None = None  # (doc_id, start, end) of the cited sentence
+    evidence: tuple[tuple[str, int, int], ...] = ()  # (doc_id, start, end) of each cited sentence and its reposts
 
 
 @dataclass
@@ -74,10 +74,10 @@ class Conversation:
 
     def given_answers(self) -> set[tuple[str, int, int, str | None]]:
         """Evidence and short answer of every earlier answer: not to be repeated to a new question."""
-        return {(*t.evidence, (t.short_answer or "").lower() or None) for t in self.turns if t.evidence}
+        return {(*e, (t.short_answer or "").lower() or None) for t in self.turns for e in t.evidence}
 
     def add(self, question: str, query: str, answer: str | None, *, short_answer: str | None = None,
-            kind: str | None = None, evidence: tuple[str, int, int] | None = None) -> None:
+            kind: str | None = None, evidence: tuple[tuple[str, int, int], ...] = ()) -> None:
         self.turns.append(Turn(question, query, answer, short_answer, kind, evidence))
         del self.turns[:-MAX_TURNS]
 

@@ -124,9 +124,8 @@ class QAPipeline:
         hits = loaded.retriever.run(query, k)  # the answerer reads exactly these top_k passages
         answer = loaded.answerer.run(resolved, hits, focus=question, avoid=conversation.given_answers() if conversation else None)
         if conversation is not None:
-            first = answer.citations[0] if answer.citations else None
             conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
-                             evidence=(first.doc_id, first.start, first.end) if first else None)
+                             evidence=answer.evidence())
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 

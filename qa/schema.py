@@ -44,6 +44,10 @@ class Answer(BaseModel):
     citations: list[Citation] = []
     took_ms: float = 0.0
 
+    def evidence(self) -> tuple[tuple[str, int, int], ...]:
+        """(doc_id, start, end) of every cited sentence, reposts included."""
+        return tuple((s.doc_id, s.start, s.end) for c in self.citations for s in c.sources)
+
 
 class SearchResult(BaseModel):
     doc_id: str

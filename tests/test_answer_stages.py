@@ -8,7 +8,6 @@ from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.answering.answerer import Answerer
 from qa.answering.candidates import CandidateExtractor, is_caseless
 from qa.answering.features import SENTENCE_FEATURES, question_weights, sentence_features
-from qa.answering.scorer import AnswerScorer, ScorerModel
 from qa.conversation import Conversation
 from qa.corpus import make_document
 from qa.index import build_index, load_index
@@ -22,7 +21,7 @@ ARTICLES = {
         "LISBON — The port authority approved a new harbour bridge on Tuesday after a two-year review. "
         "The bridge will cost about 480 million euros and span 1,200 metres, officials said. "
         "Construction is led by Maria Duarte, the authority's chief engineer, who said work would begin in May. "
-        "Critics argued that the money should have gone to public transport instead.",
+        "Critics of the bridge argued that the money should have gone to public transport instead.",
     ),
     "harbour-repost": (
         "Harbour bridge gets the go-ahead",
@@ -67,9 +66,8 @@ def ask(answerer_and_retriever, question: str, conversation: Conversation | None
     answer = answerer.run(resolved, retriever.run(query, 5), focus=question,
                           avoid=conversation.given_answers() if conversation else None)
     if conversation is not None:
-        first = answer.citations[0] if answer.citations else None
         conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
-                         evidence=(first.doc_id, first.start, first.end) if first else None)
+                         evidence=answer.evidence())
     return answer
 
 
@@ -171,16 +169,21 @@ def test_reposts_fold_into_one_citation_and_other_outlets_corroborate(answerer):
     assert answer.answer.endswith("[1][2]")
 
 
-def test_no_word_list_decides_by_nationality(answerer):
-    a, _ = answerer
-    scorer = AnswerScorer(ScorerModel.load())
+def test_the_same_sentence_is_judged_the_same_whatever_the_nationality(tmp_path, encoder):
+    """No word list of countries: "French diplomats said" and "Russian diplomats said" answer alike."""
     verdicts = []
-    for nationality in ("French", "Russian", "Iranian", "Brazilian"):
-        doc = make_document("x", f"{nationality} diplomats said the talks in Geneva would resume on Thursday.", {"title": "Talks"}, None)
-        assert doc is not None
-        analysis = QuestionAnalyzer().run("When will the talks in Geneva resume?")
-        verdicts.append(analysis.kind)
-    assert len(set(verdicts)) == 1 and scorer.model.threshold > 0
+    for n, nationality in enumerate(("French", "Russian", "Iranian", "Brazilian")):
+        text = (f"{nationality} diplomats said the talks in Geneva would resume on Thursday. "
+                "The delegations had paused the negotiations last week after a dispute over sanctions.")
+        doc = make_document("talks", text, {"title": "Talks to resume"}, None)
+        store = IndexStore(tmp_path / str(n))
+        build_index([doc], encoder, store, 600)
+        index = load_index(store, encoder.model_name, encoder.backend)
+        answer = Answerer(index, "http://viewer.test").run(
+            "When will the talks in Geneva resume?", HybridRetriever(index, encoder).run("When will the talks in Geneva resume?", 5))
+        verdicts.append((answer.answered, answer.short_answer))
+    assert verdicts[0] == (True, "Thursday")
+    assert len(set(verdicts)) == 1
 
 
 def test_followup_that_changes_focus_gets_a_new_answer(answerer):
@@ -194,7 +197,7 @@ def test_followup_that_changes_focus_gets_a_new_answer(answerer):
 def test_followup_pronouns_resolve_to_the_last_named_person():
     conversation = Conversation()
     conversation.add("Who leads construction?", "Who leads construction?", "Maria Duarte — ... [1]",
-                     short_answer="Maria Duarte", kind="person", evidence=("harbour", 10, 90))
+                     short_answer="Maria Duarte", kind="person", evidence=(("harbour", 10, 90),))
     assert conversation.resolve("When will she begin work?").startswith("When will Maria Duarte begin work?")
     assert conversation.resolve("What is his title?").startswith("What is Maria Duarte's title?")
     assert conversation.resolve("Who runs the orchestra now?") == "Who runs the orchestra now?"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import EXTRA_EVAL, SHARED_EVAL
-from qa.answering import question_type
+from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.conversation import Conversation
 from qa.evaluation import evaluate_file
 from qa.pipeline import QuestionError
@@ -26,21 +26,22 @@ def test_hybrid_search_ranks_the_relevant_passage_first(pipeline):
 
 
 @pytest.mark.parametrize("question,kind", [
-    ("Who is the spokesman for Iran's foreign ministry?", "person"),
-    ("Which CIA director warned about Russia?", "person"),
-    ("When did Iran host Shoigu?", "time"),
-    ("Which country did Zelensky visit when he pressed Sunak?", "place"),
-    ("How many Shahed drones had Iran provided?", "quantity"),
-    ("What is the range of the drones?", "quantity"),
-    ("Which newspaper first reported the transfer?", "other"),
+    ("Who is the spokesman for Iran's foreign ministry?", AnswerKind.PERSON),
+    ("Which CIA director warned about Russia?", AnswerKind.PERSON),
+    ("When did Iran host Shoigu?", AnswerKind.TIME),
+    ("Which country did Zelensky visit when he pressed Sunak?", AnswerKind.PLACE),
+    ("How many Shahed drones had Iran provided?", AnswerKind.QUANTITY),
+    ("What is the range of the drones?", AnswerKind.QUANTITY),
+    ("Which newspaper first reported the transfer?", AnswerKind.ORGANIZATION),
 ])
-def test_question_types(question, kind):
-    assert question_type(question) == kind
+def test_question_kinds(question, kind):
+    assert QuestionAnalyzer().run(question).kind is kind
 
 
 def test_answer_is_the_sentence_with_the_asked_for_thing(pipeline):
     answer = pipeline.ask(SHOIGU)
-    assert answer.answered and "September" in answer.answer and answer.answer.endswith("[1]")
+    assert answer.answered and answer.short_answer == "September" and answer.answer.startswith("September — ")
+    assert answer.answer.endswith("]")
     who = pipeline.ask("Who is the spokesman for Iran's foreign ministry?")
     assert "Nasser Kanani" in who.answer
     figure = pipeline.ask("How many Shahed drones had Iran provided to Russia since August?")
@@ -61,7 +62,7 @@ def test_citation_points_at_the_exact_passage(pipeline):
 def test_reposted_story_is_one_citation_listing_both_outlets(pipeline):
     citation = pipeline.ask(SHOIGU).citations[0]
     assert {s.doc_id for s in citation.sources} == {"000_41c7a4f655479979", "002_e9b77a83d58f4b26"}
-    assert len(pipeline.ask(SHOIGU).citations) == 1
+    assert all(c.doc_id not in {"000_41c7a4f655479979", "002_e9b77a83d58f4b26"} for c in pipeline.ask(SHOIGU).citations[1:])
 
 
 @pytest.mark.parametrize("question", [
@@ -78,7 +79,8 @@ def test_declines_when_the_corpus_does_not_say(pipeline, question):
 
 def test_json_contract(pipeline):
     data = json.loads(pipeline.ask(SHOIGU).model_dump_json())
-    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms"}
+    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms", "short_answer", "short_start",
+                         "short_end", "kind", "confidence"}
     assert set(data["citations"][0]) == {"n", "doc_id", "title", "url", "published", "passage", "start", "end", "score", "sources"}
     assert Answer.model_validate(data).citations[0].n == 1
     declined = json.loads(pipeline.ask("What is the capital of Australia?").model_dump_json())

@@ -7,6 +7,7 @@ judges them: `qa.answering.features` describes them and `qa.answering.scorer` we
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from qa.index import Index
@@ -38,6 +39,16 @@ class SentenceCandidate:
     logit: float = 0.0
 
 
+FRAGMENT_START_RE = re.compile(r"^(with|including|from|at|for|to|of|in|by|about|than|after|before|and|or|but|which|who)\b",
+                               re.IGNORECASE)
+
+
+def is_fragment(sentence: str) -> bool:
+    """A piece cut off the sentence before it by stray punctuation ("... drones. With a range of ...")."""
+    n_words = len(sentence.split())
+    return n_words < 4 or (n_words < 15 and bool(FRAGMENT_START_RE.match(sentence)))
+
+
 def is_caseless(text: str) -> bool:
     """A document property: lower-cased scrapes hide names, so the scorer is told."""
     letters = [c for c in text[:2000] if c.isalpha()]
@@ -63,7 +74,11 @@ class CandidateExtractor:
         for rank, hit in enumerate(hits):
             passage = hit.passage
             doc = self.index.documents[passage.doc_id]
-            for position, (start, end) in enumerate(passage.sentences):
+            sentences = list(passage.sentences)
+            for (s1, e1), (s2, e2) in zip(passage.sentences, passage.sentences[1:], strict=False):
+                if "\n" not in doc.text[e1:s2] and is_fragment(doc.text[s2:e2]):
+                    sentences.append((s1, e2))  # the fragment joined to the sentence it belongs to
+            for position, (start, end) in enumerate(sentences):
                 spans = [
                     SpanCandidate(s, e, label, doc.text[s:e])
                     for s, e, label in passage.spans

@@ -17,16 +17,20 @@ from qa.ner import NOUN_PHRASE
 from qa.text import WORD_RE, term_set, terms
 
 Idf = Callable[[str], float]
+TYPED_KINDS = frozenset({AnswerKind.PERSON, AnswerKind.ORGANIZATION, AnswerKind.PLACE, AnswerKind.TIME, AnswerKind.QUANTITY})
 
 SENTENCE_FEATURES = (
     "coverage", "context_coverage", "focus_coverage", "bigram", "dense", "fused", "inverse_rank",
     "kind_span", "near_kind_span", "log_words", "novel_share", "caseless", "description",
     "description_x_coverage", "rare_matched", "rare_missing", "lead_sentence", "kind_span_x_coverage",
+    "kind_span_near_match",
 )
 SPAN_FEATURES = (
     "label_kind", "label_near", "noun_phrase", "noun_phrase_x_thing", "entity", "question_overlap",
     "log_distance", "log_words", "category_match", "sentence_logit", "repeated", "caseless_x_entity",
-    "inside_quote_marks", "starts_with_digit",
+    "inside_quote_marks", "starts_with_digit", "near_3", "near_8", "same_clause", "contains_question_term",
+    "quantity_x_contains_term", "in_parentheses", "first_of_kind", "left_of_match", "label_kind_x_typed",
+    "label_near_x_typed",
 )
 ANSWERABLE_FEATURES = (
     "top_logit", "second_gap", "top_coverage", "top_dense", "max_dense", "top_rare_missing", "span_logit",
@@ -87,6 +91,16 @@ def sentence_features(question: QuestionAnalysis, weights: dict[str, float], can
     matched = [weights[t] for t in q_terms if t in present]
     missing = [weights[t] for t in q_terms if t not in present and t not in context]
     description = question.kind is AnswerKind.DESCRIPTION
+    kind_near = 0.0
+    if kind_span:
+        offset = candidate.start
+        matched_at = [i for i, (_, _, stem) in enumerate(toks) if stem and stem in q_terms]
+        for span in novel:
+            if span.label in kind_labels or (question.kind is AnswerKind.THING and span.label == NOUN_PHRASE):
+                inside = [i for i, (st, en, _) in enumerate(toks) if st + offset >= span.start and en + offset <= span.end]
+                if any(abs(i - j) <= 5 for i in inside for j in matched_at if j not in inside):
+                    kind_near = 1.0
+                    break
     return [
         coverage,
         _coverage(weights, context | present),
@@ -106,6 +120,7 @@ def sentence_features(question: QuestionAnalysis, weights: dict[str, float], can
         max(missing, default=0.0) / max_idf,
         float(candidate.position == 0 and candidate.hit.passage.start == 0),
         coverage * kind_span,
+        kind_near,
     ]
 
 
@@ -124,6 +139,17 @@ def span_features(
     is_np = span.label == NOUN_PHRASE
     before = candidate.text[: max(span.start - offset, 0)]
     key = span.text.lower()
+    n_terms = max(len(q_terms), 1)
+    near_3 = {toks[j][2] for i in inside for j in matched if abs(i - j) <= 3}
+    near_8 = {toks[j][2] for i in inside for j in matched if abs(i - j) <= 8}
+    nearest = min(matched, key=lambda j: min(abs(i - j) for i in inside), default=None) if inside else None
+    same_clause = 0.0
+    if nearest is not None:
+        lo, hi = sorted((toks[nearest][0], toks[inside[0]][0]))
+        same_clause = float(not any(ch in candidate.text[lo:hi] for ch in ",;:()—–"))
+    contains_term = float(overlap > 0)
+    kind_labels = ENTITY_LABELS[question.kind]
+    same_kind_before = [s for s in candidate.spans if s.start < span.start and s.label == span.label]
     return [
         float(span.label in ENTITY_LABELS[question.kind]),
         float(span.label in NEAR_LABELS[question.kind]),
@@ -139,6 +165,16 @@ def span_features(
         float(candidate.caseless and not is_np),
         float(before.count('"') % 2 == 1 or before.count("“") > before.count("”")),
         float(span.text[:1].isdigit()),
+        len(near_3) / n_terms,
+        len(near_8) / n_terms,
+        same_clause,
+        contains_term,
+        contains_term * (question.kind is AnswerKind.QUANTITY),
+        float(before.count("(") > before.count(")")),
+        float(span.label in kind_labels and not same_kind_before),
+        float(nearest is not None and inside[0] < nearest),
+        float(span.label in kind_labels and question.kind in TYPED_KINDS),
+        float(span.label in NEAR_LABELS[question.kind] and question.kind in TYPED_KINDS),
     ]
 
 

@@ -61,12 +61,15 @@ CATEGORY_KINDS: dict[AnswerKind, frozenset[str]] = {
     AnswerKind.PERSON: frozenset(
         "person man woman people official minister president leader secretary spokesman spokeswoman spokesperson "
         "player coach author founder director chief judge senator governor mayor candidate actor singer artist "
-        "scientist king queen emperor pope general commander ambassador envoy diplomat lawmaker politician".split()
+        "scientist king queen emperor pope general commander ambassador envoy diplomat lawmaker politician engineer "
+        "doctor writer reporter journalist officer worker teacher student lawyer activist athlete manager owner "
+        "winner member chairman chairwoman ceo prosecutor suspect victim architect composer poet novelist".split()
     ),
     AnswerKind.ORGANIZATION: frozenset(
         "company companies organization organisation party team group agency newspaper network club university "
         "bank firm band government ministry department court airline channel school college institution body "
-        "union alliance army militia broadcaster outlet publication manufacturer".split()
+        "union alliance army militia broadcaster outlet publication manufacturer orchestra publisher charity coalition "
+        "committee council parliament church hospital museum studio label brand".split()
     ),
     AnswerKind.QUANTITY: frozenset(
         "number amount percentage percent share proportion sum price cost total size range distance population "
@@ -78,7 +81,7 @@ DESCRIPTION_HOW = frozenset("did does do is was were are can could would will ha
 SKIP_AFTER_WH = frozenset("is was were are did does do the a an of kind type sort".split())
 
 WH_RE = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
-HAPPENED_RE = re.compile(r"\bwhat\s+(happened|happens|is happening|caused|causes|led to|did \w+ (say|do|announce|tell|warn|claim))\b",
+HAPPENED_RE = re.compile(r"\bwhat\s+(happened|happens|is happening|caused|causes|led to|did (\w+ ){1,4}(say|do|announce|tell|warn|claim))\b",
                          re.IGNORECASE)
 YES_NO_RE = re.compile(r"^\s*(is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b", re.IGNORECASE)
 
@@ -136,10 +139,11 @@ class QuestionAnalyzer:
                 noun_at = 0
                 while noun_at < len(following) - 1 and following[noun_at] in SKIP_AFTER_WH:
                     noun_at += 1
-                noun = following[noun_at] if following else ""
-                by_noun = _category_kind(noun)
-                if by_noun is not None and (wh == "which" or noun_at <= 2):
-                    kind, category = by_noun, noun
+                # the head of the wh-phrase: the first category noun among its first words ("which CIA director")
+                phrase = following[noun_at:noun_at + 3] if wh == "which" or noun_at <= 2 else []
+                typed = [(w, k) for w in phrase if (k := _category_kind(w)) is not None]
+                if typed:
+                    category, kind = typed[0]
                 elif wh == "which" and first not in SKIP_AFTER_WH and first:
                     category = first
         focus_words = [w for w in following if w not in SKIP_AFTER_WH][:3]

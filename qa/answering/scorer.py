@@ -1,7 +1,8 @@
 """The learned scorer: three logistic regressions, fitted by `bench/train_answerer.py`.
 
 1. sentence model: does this sentence hold the answer?
-2. span model: is this entity / noun phrase the short answer?
+2. span model: which entity / noun phrase is the short answer? (a ranking model, fitted on
+   right-minus-wrong pairs within each question; the sentence's own score is one of its features)
 3. answerable model: given the best sentence and span, is the answer right at all? Its
    probability against `threshold` is the explicit no-answer decision (as Haystack's
    `ExtractiveReader` scores "no answer" next to the answers).
@@ -67,7 +68,7 @@ class ScorerModel:
     span: LinearModel
     answerable: LinearModel
     threshold: float  # answer when P(answerable) >= threshold
-    span_threshold: float  # give a short answer when P(span) >= this
+    span_threshold: float  # give a short answer when the span model's score is at least this
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> ScorerModel:
@@ -153,14 +154,12 @@ class AnswerScorer:
                     continue
                 logit = self.model.span.logit(span_features(question, c, span, repeats))
                 span.score = sigmoid(logit)
-                combined = logit + c.logit
-                if best is None or combined > best[0]:
-                    best = (combined, span, c)
+                if best is None or logit > best[0]:
+                    best = (logit, span, c)
         if best is None:
             return None, None, None
-        _, span, sentence = best
-        logit = math.log(max(span.score, 1e-9) / max(1 - span.score, 1e-9))
-        if span.score < self.model.span_threshold:
+        logit, span, sentence = best
+        if logit < self.model.span_threshold:
             return None, None, logit
         return span, sentence, logit
 

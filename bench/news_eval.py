@@ -1,0 +1,65 @@
+"""The news development set on the 3,744-article news index: accuracy per half, and latency.
+
+    .venv/bin/python bench/news_eval.py [--index-dir bench/out/news-index] [--half report|tune|all]
+
+Builds the index from ../shared/bench/news/articles.jsonl the first time (NER and encoding
+included; a few minutes on two cores). The questions in bench/data/news_dev_questions.jsonl were
+written before any tuning; tune on `--half tune`, report `--half report`. Scored as `qa eval`
+does: an answer is correct when its text contains an accepted answer and it cites a gold
+document; an unanswerable question is correct when declined. Latency is the in-process time of
+`QAPipeline.ask` per question, every question distinct (the query-vector cache never hits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa.config import get_settings  # noqa: E402
+from qa.evaluation import evaluate_file, percentile  # noqa: E402
+from qa.pipeline import QAPipeline  # noqa: E402
+
+NEWS = ROOT.parent / "shared" / "bench" / "news" / "articles.jsonl"
+QUESTIONS = ROOT / "bench" / "data" / "news_dev_questions.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, default=ROOT / "bench" / "out" / "news-index")
+    parser.add_argument("--half", choices=["tune", "report", "all"], default="report")
+    parser.add_argument("--misses", action="store_true", help="print every miss")
+    args = parser.parse_args()
+    if not (args.index_dir / "CURRENT").exists():
+        sys.exit(f"no index in {args.index_dir}: build it with `QA_INDEX_DIR={args.index_dir} .venv/bin/qa index {NEWS}`")
+    pipeline = QAPipeline(get_settings(index_dir=args.index_dir, cache_dir=ROOT / ".qa" / "cache"))
+    started = time.perf_counter()
+    pipeline.warm_up()
+    print(f"index: {len(pipeline.index.documents)} documents, {len(pipeline.index.passages)} passages "
+          f"(loaded in {time.perf_counter() - started:.1f} s)")
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    chosen = [r for r in rows if args.half == "all" or r["half"] == args.half]
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        fh.write("\n".join(json.dumps(r) for r in chosen) + "\n")
+    report = evaluate_file(pipeline, Path(fh.name))
+    Path(fh.name).unlink()
+    print(f"half {args.half}: answered correctly {report.answer_accuracy:.3f} ({report.answered_correctly}/{report.answerable}), "
+          f"declined correctly {report.abstention_accuracy:.3f} ({report.declined_correctly}/{report.unanswerable}), "
+          f"recall@5 {report.recall_at_5:.3f}")
+    pipeline.loaded.retriever.embed.clear()  # every question is encoded again: no cache hits
+    latencies = [pipeline.ask(row["question"]).took_ms for row in chosen]
+    print(f"latency per question, warm, in process: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms "
+          f"({len(latencies)} questions)")
+    if args.misses:
+        for miss in report.misses:
+            print(f"miss {miss.id}: {miss.question} — {miss.reason}\n   expected {miss.expected}; got {miss.got}")
+
+
+if __name__ == "__main__":
+    main()
