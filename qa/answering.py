@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from qa.corpus import Document
 from qa.index import Index
@@ -235,9 +235,8 @@ class Candidate:
 class Answerer:
     """Picks the answer span from retrieved passages, or declines."""
 
-    def __init__(self, index: Index, public_url: str) -> None:
+    def __init__(self, index: Index) -> None:
         self.index = index
-        self.public_url = public_url.rstrip("/")
         self._n = max(len(index.passages), 1)
         self._doc_terms: dict[str, set[str]] = {}
 
@@ -253,13 +252,10 @@ class Answerer:
         return bool(a and b) and len(a & b) / min(len(a), len(b)) >= SAME_STORY_OVERLAP
 
     def idf(self, term: str) -> float:
-        df = self.index.doc_freq.get(term, 0)
+        df = self.index.passage_freq.get(term, 0)
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
-    def link(self, doc: Document, start: int, end: int) -> str:
-        return doc.url or f"{self.public_url}/sources/{quote(doc.doc_id, safe='')}#c{start}-{end}"
-
-    def _coverage(self, weights: dict[str, float], text_terms: set[str]) -> float:
+    def _coverage(self, weights: dict[str, float], text_terms: AbstractSet[str]) -> float:
         total = sum(weights.values())
         return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0
 
@@ -317,7 +313,7 @@ class Answerer:
 
     def _source(self, doc: Document, start: int, end: int) -> Source:
         return Source(
-            doc_id=doc.doc_id, title=doc.title, url=self.link(doc, start, end), published=doc.published,
+            doc_id=doc.doc_id, title=doc.title, url=doc.url, published=doc.published,
             publisher=doc.publisher, passage=doc.text[start:end], start=start, end=end,
         )
 
@@ -337,7 +333,7 @@ class Answerer:
             passage=best.text, start=best.start, end=best.end, score=round(best.score, 4), sources=sources,
         )
 
-    def duplicate_sentence(self, answer_terms: set[str], hit: Hit) -> tuple[int, int] | None:
+    def duplicate_sentence(self, answer_terms: AbstractSet[str], hit: Hit) -> tuple[int, int] | None:
         """The sentence of `hit` telling the same thing as the answer, if the story was reposted."""
         doc_text = self.index.documents[hit.passage.doc_id].text
         best, best_overlap = None, DUPLICATE_OVERLAP

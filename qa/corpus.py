@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from qa.cleaning import clean_text
+from qa.errors import BadInput
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 METADATA_FILE = "metadata.json"
@@ -24,7 +25,7 @@ META_FIELDS = ("title", "publisher", "published", "url")
 Warn = Callable[[str], None]
 
 
-class CorpusError(Exception):
+class CorpusError(BadInput):
     """Raised when there is nothing to index at all."""
 
 
