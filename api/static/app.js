@@ -72,11 +72,15 @@
       const response = await fetch("/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question, conversation_id: conversationId }),
+        // The first question starts a conversation; later ones continue it (follow-ups).
+        body: JSON.stringify(
+          conversationId ? { question: question, conversation_id: conversationId } : { question: question, start_conversation: true }
+        ),
       });
       const data = await response.json();
       pending.remove();
       if (!response.ok) {
+        if (response.status === 404 && conversationId) conversationId = null; // forgotten: the next question starts anew
         log.appendChild(el("div", "turn error", data.detail || "Request failed (" + response.status + ")"));
         return;
       }
