@@ -1,33 +1,37 @@
 """HTTP front end: the core's answer object over FastAPI, a source viewer and a chat page.
 
 Only protocol translation lives here: requests become `QAPipeline.ask` calls, answers go back as
-JSON. Model inference runs in a worker thread so the event loop keeps serving; the pipeline
-itself switches to a newer index snapshot between requests.
+JSON with viewer links built for this server, and every `QAError` maps to one status (422 bad
+input, 404 not found, 503 index or model unavailable). Model inference runs in worker threads
+so the event loop keeps serving; the pipeline switches to a newer index snapshot between requests.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
 from anyio import CapacityLimiter, to_thread
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi_offline import FastAPIOffline
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from embeddings.store import IndexStoreError
-from qa.conversation import ConversationStore
-from qa.pipeline import MAX_QUESTION_CHARS, QAPipeline, QuestionError
+from qa.config import TOP_K_MAX, TOP_K_MIN
+from qa.corpus import Document
+from qa.errors import HTTP_STATUS, NotFound, QAError
+from qa.links import LinkBuilder
+from qa.pipeline import MAX_QUESTION_CHARS, QAPipeline
 from qa.schema import Answer
 
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
 EXAMPLE_QUESTION = "When did Iran host Shoigu?"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,23 +49,35 @@ DOCS_HEADERS = {  # the interactive docs page bootstraps itself with an inline s
 
 class AskRequest(BaseModel):
     question: str = Field(max_length=MAX_QUESTION_CHARS, examples=[EXAMPLE_QUESTION])
-    top_k: int = Field(5, ge=1, le=20, description="Passages to consider (1..20).")
+    top_k: int | None = Field(
+        None,
+        ge=TOP_K_MIN,
+        le=TOP_K_MAX,
+        description=f"Passages the answer is chosen from ({TOP_K_MIN}..{TOP_K_MAX}); default QA_TOP_K.",
+    )
+    start_conversation: bool = Field(False, description="Start a conversation; the answer carries its `conversation_id`.")
     conversation_id: str | None = Field(
-        None, max_length=100, description="Send the id from an earlier answer to ask a follow-up."
+        None, max_length=100, description='Continue a conversation started earlier (follow-ups such as "When was that?").'
     )
 
     @field_validator("question")
     @classmethod
     def not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("question is empty: send a question, e.g. \"When did Iran host Shoigu?\"")
+            raise ValueError('question is empty: send a question, e.g. "When did Iran host Shoigu?"')
         return value
 
-    model_config = {"json_schema_extra": {"examples": [{"question": EXAMPLE_QUESTION, "top_k": 5}]}}
+    @model_validator(mode="after")
+    def one_conversation(self) -> AskRequest:
+        if self.start_conversation and self.conversation_id:
+            raise ValueError("send either start_conversation or conversation_id, not both")
+        return self
+
+    model_config = {"json_schema_extra": {"examples": [{"question": EXAMPLE_QUESTION, "start_conversation": True}]}}
 
 
 class AskResponse(Answer):
-    conversation_id: str
+    conversation_id: str | None = Field(None, description="Set when the question was part of a conversation.")
 
 
 class Metrics:
@@ -69,7 +85,10 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = Counter("qa_http_requests", "HTTP requests", ["endpoint", "status"], registry=self.registry)
         self.latency = Histogram(
-            "qa_http_request_seconds", "Request latency", ["endpoint"], registry=self.registry,
+            "qa_http_request_seconds",
+            "Request latency",
+            ["endpoint"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
         self.answers = Counter("qa_answers", "Questions answered", registry=self.registry)
@@ -80,17 +99,19 @@ def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = None) -> FastAPI:
+def create_app(pipeline: QAPipeline) -> FastAPI:
     app = FastAPIOffline(  # FastAPI with the /docs assets served locally: no CDN, works offline
         title="News QA",
         description="Answers questions from indexed news articles, citing the exact passages.",
         version="0.1.0",
     )
-    conversations = conversations or ConversationStore()
     metrics = Metrics()
-    limiter = CapacityLimiter(4)  # inference threads; more only contend for the two cores
+    limiter = CapacityLimiter(pipeline.settings.api_threads)  # inference threads; more only contend for the cores
     app.state.pipeline = pipeline
-    app.state.conversations = conversations
+
+    @app.exception_handler(QAError)
+    async def core_error(request: Request, exc: QAError) -> JSONResponse:
+        return _problem(HTTP_STATUS[exc.kind], str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -105,7 +126,7 @@ def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = N
         return _problem(422, "; ".join(messages) or "invalid request")
 
     @app.middleware("http")
-    async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
@@ -117,42 +138,48 @@ def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = N
             response.headers.setdefault(key, value)
         return response
 
-    async def answer(question: str, top_k: int, conversation_id: str | None) -> AskResponse:
-        key, conversation = conversations.get(conversation_id)
-        try:
-            result = await to_thread.run_sync(lambda: pipeline.ask(question, conversation=conversation, top_k=top_k), limiter=limiter)
-        except QuestionError as exc:
-            raise HTTPException(422, str(exc)) from None
-        except IndexStoreError as exc:
-            raise HTTPException(503, str(exc)) from None
+    def links(request: Request) -> LinkBuilder:
+        """Viewer links on QA_PUBLIC_URL when set, else on the address this request reached."""
+        return LinkBuilder(pipeline.settings.public_url or str(request.base_url))
+
+    async def answer(request: Request, question: str, top_k: int | None, start: bool, conversation_id: str | None) -> AskResponse:
+        if start:
+            conversation_id = pipeline.conversations.start()
+        result = await to_thread.run_sync(
+            lambda: pipeline.ask(question, top_k=top_k, conversation_id=conversation_id), limiter=limiter
+        )
         (metrics.answers if result.answered else metrics.abstentions).inc()
-        return AskResponse(**result.model_dump(), conversation_id=key)
+        return AskResponse(**links(request).answer(result).model_dump(), conversation_id=conversation_id)
 
-    @app.post("/ask", response_model=AskResponse, tags=["answers"], responses={422: {"description": "Unusable question or parameters"}})
-    async def ask_post(body: AskRequest) -> AskResponse:
-        """Answer a question with numbered citations. Send `conversation_id` back for follow-ups."""
-        return await answer(body.question, body.top_k, body.conversation_id)
+    errors: dict[int | str, dict[str, str]] = {
+        404: {"description": "Unknown or forgotten conversation_id"},
+        422: {"description": "Unusable question or parameters"},
+        503: {"description": "No usable index or model"},
+    }
 
-    @app.get("/ask", response_model=AskResponse, tags=["answers"], responses={422: {"description": "Unusable question or parameters"}})
+    @app.post("/ask", response_model=AskResponse, tags=["answers"], responses=errors)
+    async def ask_post(request: Request, body: AskRequest) -> AskResponse:
+        """Answer a question with numbered citations. `start_conversation` for follow-ups, then send `conversation_id`."""
+        return await answer(request, body.question, body.top_k, body.start_conversation, body.conversation_id)
+
+    @app.get("/ask", response_model=AskResponse, tags=["answers"], responses=errors)
     async def ask_get(
+        request: Request,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, examples=[EXAMPLE_QUESTION])],
-        top_k: Annotated[int, Query(ge=1, le=20)] = 5,
+        top_k: Annotated[int | None, Query(ge=TOP_K_MIN, le=TOP_K_MAX)] = None,
         conversation_id: Annotated[str | None, Query(max_length=100)] = None,
     ) -> AskResponse:
-        """The same as POST /ask, for a browser address bar or curl."""
-        return await answer(q, top_k, conversation_id)
+        """The same as POST /ask, for a browser address bar or curl; creates no conversation."""
+        return await answer(request, q, top_k, False, conversation_id)
 
-    def find_document(doc_id: str, as_json: bool = False):  # type: ignore[no-untyped-def]
+    def find_document(doc_id: str, as_json: bool = False) -> Document:
         # Documents are looked up by id in the loaded index, never on disk: no path can escape it.
-        try:
-            documents = pipeline.index.documents
-        except IndexStoreError as exc:
-            raise HTTPException(503, str(exc)) from None
+        documents = pipeline.index.documents
         if as_json and doc_id not in documents and doc_id.endswith(".json"):
             doc_id = doc_id[: -len(".json")]
         doc = documents.get(doc_id)
         if doc is None:
-            raise HTTPException(404, f"no document {doc_id!r} in the index; the ids are listed by `qa docs`")
+            raise NotFound(f"no document {doc_id!r} in the index; the ids are listed by `qa docs`")
         return doc
 
     @app.get("/sources/{doc_id:path}", tags=["sources"], responses={404: {"description": "Unknown document"}})
@@ -169,13 +196,20 @@ def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = N
         """Whether an index is loaded, its size, version and model."""
         try:
             index = pipeline.index
-        except IndexStoreError as exc:
+        except QAError as exc:
             return JSONResponse({"status": "error", "index_loaded": False, "detail": str(exc)}, status_code=503)
-        return JSONResponse({
-            "status": "ok", "index_loaded": True, "documents": len(index.documents), "passages": len(index.passages),
-            "model": index.manifest.get("model"), "backend": index.manifest.get("backend"),
-            "index_version": index.version, "index_built_at": index.manifest.get("built_at"),
-        })
+        return JSONResponse(
+            {
+                "status": "ok",
+                "index_loaded": True,
+                "documents": len(index.documents),
+                "passages": len(index.passages),
+                "model": index.manifest.get("model"),
+                "backend": index.manifest.get("backend"),
+                "index_version": index.version,
+                "index_built_at": index.manifest.get("built_at"),
+            }
+        )
 
     @app.get("/metrics", tags=["operations"])
     async def prometheus() -> Response:
@@ -190,20 +224,6 @@ def create_app(pipeline: QAPipeline, conversations: ConversationStore | None = N
     return app
 
 
-def render_source_page(doc) -> str:  # type: ignore[no-untyped-def]
-    """The article with every piece of corpus text escaped; highlighting is done by source.js."""
-    meta = " · ".join(html.escape(x) for x in (doc.publisher, doc.published) if x)
-    link = f'<p class="meta"><a href="{html.escape(doc.url, quote=True)}" rel="noopener noreferrer">original article</a></p>' if doc.url else ""
-    payload = json.dumps({"doc_id": doc.doc_id, "text": doc.text}).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(doc.title)}</title><link rel="stylesheet" href="/static/style.css"></head>
-<body class="source"><main>
-<p><a href="/">← ask a question</a></p>
-<h1>{html.escape(doc.title)}</h1>
-<p class="meta">{meta}</p>{link}
-<article id="text">{html.escape(doc.text)}</article>
-</main>
-<script type="application/json" id="doc-data">{payload}</script>
-<script src="/static/source.js"></script>
-</body></html>"""
+def render_source_page(doc: Document) -> str:
+    """The article with every piece of corpus text escaped (Jinja2 autoescape); source.js highlights."""
+    return TEMPLATES.get_template("source.html").render(doc=doc)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from embeddings.store import IndexStore  # noqa: E402
+from qa.snapshots import IndexStore  # noqa: E402
 from qa.config import BUNDLED_CORPUS, get_settings  # noqa: E402
 from qa.corpus import load_documents, make_document  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402

@@ -96,6 +96,9 @@ def main() -> None:
         index_dir = args.index_dir or Path(tmp) / "index"
         port = free_port()
         env = {**os.environ, "QA_CACHE_DIR": str(ROOT / ".qa" / "cache")}
+        if args.index_dir is None:  # `qa serve` never builds an index: index the bundled corpus first
+            subprocess.run([sys.executable, "-m", "qa.cli", "index", str(ROOT / "qa" / "data" / "corpus"), "--index-dir", str(index_dir)],
+                           cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                    "--index-dir", str(index_dir)], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from embeddings.store import IndexStore  # noqa: E402
+from qa.snapshots import IndexStore  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.corpus import Document  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402

@@ -127,7 +127,7 @@ def main() -> None:
         recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(len(questions))]))
 
         passages = [Passage(f"p{i}", f"d{i}", 0, 0, "") for i in range(n)]
-        index = Index(snapshot=None, documents={}, passages=passages, vectors=ann, bm25=bm25, doc_freq={})  # type: ignore[arg-type]
+        index = Index(snapshot=None, documents={}, passages=passages, vectors=ann, bm25=bm25, passage_freq={})  # type: ignore[arg-type]
         hybrid = HybridRetriever(index, encoder)
         exact_ms = timed(lambda q: exact.search(q, 50), query_vectors)
         ann_ms = timed(lambda q: ann.search(q, 50), query_vectors)

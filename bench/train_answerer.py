@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from embeddings.store import IndexStore  # noqa: E402
+from qa.snapshots import IndexStore  # noqa: E402
 from qa.answering.answerer import Answerer  # noqa: E402
 from qa.answering.candidates import SentenceCandidate  # noqa: E402
 from qa.answering.features import (  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
             with store.lock():
                 build_index([d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars)
         index = load_index(store, settings.model, settings.backend)
-        answerers[name] = Answerer(index, "http://localhost")
+        answerers[name] = Answerer(index)
         retrievers[name] = HybridRetriever(index, encoder)
     print(f"indexes ready in {time.perf_counter() - started:.0f} s; {len(questions)} training-half questions")
 

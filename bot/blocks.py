@@ -6,6 +6,8 @@ import html
 import json
 import re
 
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, MarkdownTextObject, SectionBlock
+
 from qa.schema import Answer
 
 SECTION_LIMIT = 3000  # characters in a section's text
@@ -44,8 +46,9 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def _link(url: str, title: str) -> str:
-    return f"<{url}|{escape(title).replace('|', '¦')}>"
+def _link(url: str | None, title: str) -> str:
+    label = escape(title)
+    return f"<{url}|{label.replace('|', '¦')}>" if url else label
 
 
 def source_lines(answer: Answer) -> list[str]:
@@ -58,22 +61,35 @@ def source_lines(answer: Answer) -> list[str]:
     return lines
 
 
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=truncate(text, SECTION_LIMIT)))
+
+
+def message_blocks(text: str) -> tuple[str, list[dict]]:
+    """(notification text, blocks) for a plain message: a decline, an error, a hint."""
+    return truncate(text, FALLBACK_TEXT_LIMIT), [_section(escape(text)).to_dict()]
+
+
 def answer_blocks(answer: Answer) -> tuple[str, list[dict]]:
     """(notification text, blocks) for an answer or a plain decline."""
     if not answer.answered or not answer.answer:
-        text = DECLINED_TEXT
-        return text, [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}]
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": truncate(escape(answer.answer), SECTION_LIMIT)}}]
+        return message_blocks(DECLINED_TEXT)
+    text = escape(answer.answer)
+    if answer.short_answer and answer.answer.startswith(f"{answer.short_answer} — "):
+        # The direct answer in bold, then its evidence: "*September* — Kirby highlighted ..."
+        text = f"*{escape(answer.short_answer)}* — " + escape(answer.answer[len(answer.short_answer) + 3 :])
+    blocks: list[Block] = [_section(text)]
     sources = source_lines(answer)
     if sources:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate("*Sources*\n" + "\n".join(sources), SECTION_LIMIT)}})
-    value = json.dumps({"q": truncate(answer.question, 900)})
-    blocks.append({
-        "type": "actions",
-        "block_id": "feedback",
-        "elements": [
-            {"type": "button", "action_id": HELPFUL, "text": {"type": "plain_text", "text": "Helpful"}, "value": value[:BUTTON_VALUE_LIMIT]},
-            {"type": "button", "action_id": NOT_HELPFUL, "text": {"type": "plain_text", "text": "Not helpful"}, "value": value[:BUTTON_VALUE_LIMIT]},
-        ],
-    })
-    return truncate(answer.answer, FALLBACK_TEXT_LIMIT), blocks
+        blocks.append(_section("*Sources*\n" + "\n".join(sources)))
+    value = json.dumps({"q": truncate(answer.question, 900)})[:BUTTON_VALUE_LIMIT]
+    blocks.append(
+        ActionsBlock(
+            block_id="feedback",
+            elements=[
+                ButtonElement(action_id=HELPFUL, text="Helpful", value=value),
+                ButtonElement(action_id=NOT_HELPFUL, text="Not helpful", value=value),
+            ],
+        )
+    )
+    return truncate(answer.answer, FALLBACK_TEXT_LIMIT), [block.to_dict() for block in blocks]

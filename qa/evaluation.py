@@ -14,13 +14,15 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
+from qa.errors import BadInput
 from qa.pipeline import QAPipeline
 
 
-class EvalFileError(Exception):
+class EvalFileError(BadInput):
     pass
 
 
@@ -86,7 +88,7 @@ def read_questions(path: Path) -> list[dict]:
         except json.JSONDecodeError as exc:
             raise EvalFileError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
-            raise EvalFileError(f"{path}:{lineno}: needs a \"question\" string")
+            raise EvalFileError(f'{path}:{lineno}: needs a "question" string')
         row.setdefault("id", str(lineno))
         questions.append(row)
     if not questions:
@@ -96,10 +98,7 @@ def read_questions(path: Path) -> list[dict]:
 
 def percentile(values: list[float], q: float) -> float:
     """The nearest-rank q-quantile (0.0 for no values); benchmarks report with it too."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return float(np.percentile(values, q * 100, method="nearest")) if values else 0.0
 
 
 def evaluate_file(pipeline: QAPipeline, path: Path) -> EvalReport:
@@ -130,7 +129,9 @@ def evaluate_file(pipeline: QAPipeline, path: Path) -> EvalReport:
         elif not any(a.lower() in text for a in expected):
             report.misses.append(Miss(row["id"], row["question"], expected, answer.answer, "answer lacks the expected text"))
         elif gold and not cited & gold:
-            report.misses.append(Miss(row["id"], row["question"], expected, answer.answer, f"cited {sorted(cited)}, not {sorted(gold)}"))
+            report.misses.append(
+                Miss(row["id"], row["question"], expected, answer.answer, f"cited {sorted(cited)}, not {sorted(gold)}")
+            )
         else:
             report.answered_correctly += 1
         ranked = [r.doc_id for r in pipeline.search(row["question"], 10).results]

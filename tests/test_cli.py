@@ -1,4 +1,4 @@
-"""The `qa` command line, end to end in subprocesses."""
+"""The `qa` command line, driven in process; one-line errors and exit codes."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import json
 
 import pytest
 
-from conftest import SHARED_EVAL, run_qa
+from conftest import BUNDLED_CORPUS, SHARED_EVAL, qa_process, run_qa
 
 SHOIGU = "When did Iran host Shoigu?"
 
 
 def ok(result):
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
     return result
 
 
@@ -26,10 +25,23 @@ def test_ask_json_prints_exactly_the_answer_object(index_dir):
     assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms"}
 
 
-def test_ask_readable_output_has_numbered_sources(index_dir):
+def test_without_a_public_viewer_the_cli_prints_file_and_offsets(index_dir):
     result = ok(run_qa("ask", SHOIGU, "--index-dir", str(index_dir)))
     assert "September" in result.stdout and "[1]" in result.stdout
-    assert "/sources/000_41c7a4f655479979#c" in result.stdout
+    assert "localhost" not in result.stdout and "/sources/" not in result.stdout
+    data = json.loads(ok(run_qa("ask", "--json", SHOIGU, "--index-dir", str(index_dir))).stdout)
+    citation = data["citations"][0]
+    assert citation["url"] is None
+    where = f"{BUNDLED_CORPUS / citation['doc_id']}.txt, characters {citation['start']}-{citation['end']}"
+    assert where in result.stdout
+
+
+def test_with_a_public_viewer_the_cli_prints_its_links(index_dir):
+    env = {"QA_PUBLIC_URL": "https://qa.example.com/"}
+    data = json.loads(ok(run_qa("ask", "--json", SHOIGU, "--index-dir", str(index_dir), env=env)).stdout)
+    citation = data["citations"][0]
+    assert citation["url"] == f"https://qa.example.com/sources/{citation['doc_id']}#c{citation['start']}-{citation['end']}"
+    assert all(s["url"].startswith("https://qa.example.com/sources/") for s in citation["sources"])
 
 
 def test_ask_stdin_batch_keeps_order(index_dir):
@@ -40,10 +52,10 @@ def test_ask_stdin_batch_keeps_order(index_dir):
     assert [r["answered"] for r in rows] == [True, False, True]
 
 
-def test_search_json(index_dir):
-    result = ok(run_qa("search", "Shahed drones", "-k", "3", "--json", "--index-dir", str(index_dir)))
-    data = json.loads(result.stdout)
-    assert data["query"] == "Shahed drones" and len(data["results"]) == 3
+def test_search_returns_k_results(index_dir):
+    for k in (1, 3, 7):
+        data = json.loads(ok(run_qa("search", "Shahed drones", "-k", str(k), "--json", "--index-dir", str(index_dir))).stdout)
+        assert data["query"] == "Shahed drones" and len(data["results"]) == k
     assert set(data["results"][0]) == {"doc_id", "title", "url", "passage", "start", "end", "score"}
     batch = ok(run_qa("search", "--json", "-", "--index-dir", str(index_dir), input="Kirby\nWagner\n"))
     assert [json.loads(line)["query"] for line in batch.stdout.splitlines()] == ["Kirby", "Wagner"]
@@ -52,8 +64,35 @@ def test_search_json(index_dir):
 @pytest.mark.parametrize("question", ["", "   "])
 def test_empty_question_exits_2(index_dir, question):
     result = run_qa("ask", question, "--index-dir", str(index_dir))
+    assert result.returncode == 2 and "empty" in result.stderr
+
+
+# ---- configuration: one line naming the variable or flag and what it allows, exit 2 ----------------
+
+@pytest.mark.parametrize("args,env,fragments", [
+    (["ask", SHOIGU], {"QA_TOP_K": "0"}, ["QA_TOP_K=0", "1 to 50"]),
+    (["ask", SHOIGU], {"QA_BACKEND": "bogus"}, ["QA_BACKEND=bogus", "onnx-int8, onnx, torch"]),
+    (["ask", SHOIGU], {"QA_LOG_LEVEL": "chatty"}, ["QA_LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"]),
+    (["ask", SHOIGU], {"QA_PUBLIC_URL": "qa.example.com"}, ["QA_PUBLIC_URL", "http://"]),
+    (["ask", SHOIGU, "--backend", "bogus"], {}, ["--backend=bogus", "onnx-int8, onnx, torch"]),
+    (["ask", SHOIGU, "-k", "51"], {}, ["-k=51", "1 to 50"]),
+    (["search", SHOIGU, "-k", "0"], {}, ["-k=0", "1 to 50"]),
+    (["index", "qa/data/corpus", "--max-passage-chars", "3"], {}, ["--max-passage-chars=3", "100 to 5000"]),
+    (["serve"], {"QA_API_THREADS": "0"}, ["QA_API_THREADS=0", "1 to 64"]),
+], ids=["env-top-k", "env-backend", "env-log-level", "env-public-url", "flag-backend", "flag-k", "search-k", "flag-chars", "api-threads"])
+def test_bad_configuration_is_one_line_and_exit_2(tmp_path, args, env, fragments):
+    result = run_qa(*args, "--index-dir", str(tmp_path / "idx"), env=env)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert not (tmp_path / "idx").exists()  # nothing was built with the bad value
+
+
+def test_a_bad_environment_value_has_no_traceback_in_the_real_process(tmp_path):
+    result = qa_process("ask", SHOIGU, "--index-dir", str(tmp_path / "idx"), env={"QA_TOP_K": "0"})
     assert result.returncode == 2
-    assert "empty" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: QA_TOP_K=0 is not allowed: use a whole number from 1 to 50"
 
 
 def test_first_ask_builds_the_bundled_index(tmp_path):
@@ -61,6 +100,15 @@ def test_first_ask_builds_the_bundled_index(tmp_path):
     assert json.loads(result.stdout)["answered"]
     assert "bundled demo corpus" in result.stderr
     assert (tmp_path / "fresh" / "CURRENT").is_file()
+
+
+@pytest.mark.parametrize("command", ["serve", "slack"])
+def test_servers_refuse_to_start_without_an_index(tmp_path, command):
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": ""}
+    result = run_qa(command, "--index-dir", str(tmp_path / "typo"), env=env)
+    assert result.returncode == 1
+    assert "no index in" in result.stderr and "qa index" in result.stderr
+    assert not (tmp_path / "typo" / "CURRENT").exists()
 
 
 def test_index_command_reports_and_skips_bad_files(tmp_path):
@@ -77,16 +125,17 @@ def test_index_command_reports_and_skips_bad_files(tmp_path):
     assert "March" in data["answer"] and data["citations"][0]["doc_id"] == "good"
 
 
-def test_empty_corpus_is_a_clear_error(tmp_path):
+def test_empty_corpus_and_missing_path_are_bad_input(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_qa("index", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "idx"))
-    assert result.returncode == 1
-    assert "no documents" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "no documents" in result.stderr
+    result = run_qa("index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 2 and "no such file or folder" in result.stderr
 
 
 def test_index_built_with_another_model_is_refused(index_dir, tmp_path):
     result = run_qa("ask", SHOIGU, "--index-dir", str(index_dir), env={"QA_BACKEND": "torch"})
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 1
     assert "built with model" in result.stderr and "--rebuild" in result.stderr
     fake_model = tmp_path / "other-model"
     fake_model.mkdir()
@@ -97,7 +146,7 @@ def test_index_built_with_another_model_is_refused(index_dir, tmp_path):
 
 def test_unknown_model_is_a_clear_error(tmp_path):
     result = run_qa("index", "qa/data/corpus", "--index-dir", str(tmp_path / "idx"), env={"QA_MODEL": "no-such/model"})
-    assert result.returncode == 1 and "not available offline" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "not available offline" in result.stderr
 
 
 def test_chat_follow_up(index_dir):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import CACHE_DIR, ROOT, Server, run_qa
-from embeddings.store import IndexStore, IndexStoreError
+from qa.snapshots import IndexStore, IndexStoreError
 from qa.config import get_settings
 from qa.corpus import index_root, load_documents
 from qa.index import build_index, load_index
@@ -126,6 +126,9 @@ def qa_index(corpus: Path, index_dir: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+KILL_POINTS = 7  # spread from 10% to 90% of a run's length
+
+
 def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
     corpora = {v: tmp_path / f"corpus-{v}" for v in VARIANTS}
     expected = {}
@@ -149,13 +152,13 @@ def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
     full_run = time.monotonic() - started
     state = "a"
     kills, attempts = 0, 0
-    while kills < 12 and attempts < 24:  # bounded; a run that beat its kill point is tried again
+    while kills < KILL_POINTS and attempts < 2 * KILL_POINTS:  # bounded; a run that beat its kill point is tried again
         point = kills
         attempts += 1
         target = "b" if state == "a" else "a"
         use(target)
         process = qa_index(live, index_dir)
-        time.sleep(full_run * (0.1 + 0.8 * point / 11))
+        time.sleep(full_run * (0.1 + 0.8 * point / (KILL_POINTS - 1)))
         killed = process.poll() is None
         if killed:
             process.send_signal(signal.SIGKILL)
@@ -171,7 +174,7 @@ def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
             full_run = time.monotonic() - started
         assert answers(index_dir, encoder) == expected[target], f"kill point {point}: the next run did not finish the job"
         state = target
-    assert kills >= 10, f"only {kills} of {attempts} runs were still going when killed"
+    assert kills >= KILL_POINTS - 1, f"only {kills} of {attempts} runs were still going when killed"
     leftovers = [p.name for p in index_dir.glob("v-*.tmp")]
     assert leftovers == []
 

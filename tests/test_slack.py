@@ -1,4 +1,7 @@
-"""The Slack bot in HTTP mode, driven by signed Slack payloads, talking to a fake Slack Web API."""
+"""The Slack bot in HTTP mode, driven in process by signed Slack payloads, talking to a fake Slack Web API.
+
+One test runs the real `qa slack` process (startup checks and warnings are about the process).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,20 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import logging
+
 import httpx
 import pytest
 import yaml
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from bot.app import SlackBot
 from bot.blocks import SECTION_LIMIT, answer_blocks, clean_question
+from bot.server import http_app
 from conftest import ROOT, Server, run_qa
 from fake_slack import FakeSlack
+from qa.config import Settings
 from qa.schema import Answer, Citation, Source
 
 SECRET = "test-signing-secret"
@@ -34,13 +44,34 @@ def feedback_log(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("feedback") / "votes.jsonl"
 
 
+class InProcessBot:
+    """The bot's ASGI app under httpx in this process, with what the bot logged."""
+
+    def __init__(self, bot: SlackBot) -> None:
+        self.bot = bot
+        self.http = TestClient(http_app(bot), base_url="http://slack-bot")
+        self.records: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: self.records.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger("qa.slack").addHandler(handler)
+
+    def post(self, path: str, **kwargs):
+        return self.http.post(path, **kwargs)
+
+    def output(self) -> str:
+        return "\n".join(self.records)
+
+
+def bot_settings(pipeline, fake_slack, feedback_log) -> Settings:
+    return pipeline.settings.model_copy(update={
+        "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SECRET), "slack_app_token": None,
+        "slack_api_url": fake_slack.url + "/api/", "feedback_log": feedback_log, "public_url": "https://qa.example.com",
+    })
+
+
 @pytest.fixture(scope="module")
-def bot(index_dir, fake_slack, feedback_log):
-    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_APP_TOKEN": "",
-           "QA_SLACK_API_URL": fake_slack.url + "/api/", "QA_FEEDBACK_LOG": str(feedback_log)}
-    srv = Server(["slack", "--index-dir", str(index_dir)], env=env)
-    yield srv
-    srv.stop()
+def bot(pipeline, fake_slack, feedback_log):
+    yield InProcessBot(SlackBot(pipeline, bot_settings(pipeline, fake_slack, feedback_log)))
 
 
 def signed_headers(body: str, content_type: str, timestamp: int | None = None, secret: str = SECRET) -> dict:
@@ -53,8 +84,8 @@ def send_event(bot, event: dict, event_id: str, headers: dict | None = None, **s
     body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
                        "event_id": event_id, "event_time": int(time.time()), "event": event})
     started = time.monotonic()
-    response = httpx.post(bot.url + "/slack/events", content=body,
-                          headers={**signed_headers(body, "application/json", **sign), **(headers or {})}, timeout=10)
+    response = bot.post("/slack/events", content=body,
+                        headers={**signed_headers(body, "application/json", **sign), **(headers or {})})
     assert time.monotonic() - started < 3, "Slack needs an acknowledgement within 3 seconds"
     return response
 
@@ -62,8 +93,7 @@ def send_event(bot, event: dict, event_id: str, headers: dict | None = None, **s
 def send_form(bot, fields: dict) -> httpx.Response:
     body = urlencode(fields)
     started = time.monotonic()
-    response = httpx.post(bot.url + "/slack/events", content=body,
-                          headers=signed_headers(body, "application/x-www-form-urlencoded"), timeout=10)
+    response = bot.post("/slack/events", content=body, headers=signed_headers(body, "application/x-www-form-urlencoded"))
     assert time.monotonic() - started < 3
     return response
 
@@ -85,7 +115,8 @@ def test_mention_is_answered_in_a_thread_with_blocks_and_links(bot, fake_slack):
     blocks = post["blocks"]
     assert blocks[0]["type"] == "section" and "September" in blocks[0]["text"]["text"] and "[1]" in blocks[0]["text"]["text"]
     sources = blocks[1]["text"]["text"]
-    assert "<http://localhost:8000/sources/000_41c7a4f655479979#c" in sources and "Associated Press" in sources
+    assert "<https://qa.example.com/sources/000_41c7a4f655479979#c" in sources and "Associated Press" in sources
+    assert "localhost" not in json.dumps(blocks)
     assert blocks[-1]["type"] == "actions"
 
 
@@ -196,7 +227,7 @@ def test_bad_signatures_are_rejected(bot, fake_slack, sign):
     event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000013.000100", "channel": "C1"}
     response = send_event(bot, event, f"Ev-bad-{len(sign)}-{list(sign)[0]}", **sign)
     assert response.status_code == 401
-    unsigned = httpx.post(bot.url + "/slack/events", content=json.dumps({"type": "event_callback"}), headers={"Content-Type": "application/json"})
+    unsigned = bot.post("/slack/events", content=json.dumps({"type": "event_callback"}), headers={"Content-Type": "application/json"})
     assert unsigned.status_code == 401
     time.sleep(1)
     assert len(fake_slack.attempts()) == before
@@ -242,11 +273,90 @@ def test_clean_question():
     assert clean_question("<@U1> hi <#C1|general> see <https://x.org|this> *bold* &amp; `code`") == "hi see this bold & code"
 
 
-def test_missing_token_is_a_clear_error():
-    result = run_qa("slack", env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
-    assert result.returncode == 1 and "SLACK_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
-    result = run_qa("slack", env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
+def test_missing_token_is_a_clear_error(index_dir):
+    result = run_qa("slack", "--index-dir", str(index_dir), env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
+    assert result.returncode == 1 and "SLACK_BOT_TOKEN" in result.stderr
+    result = run_qa("slack", "--index-dir", str(index_dir), env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
     assert result.returncode == 1 and "SLACK_SIGNING_SECRET" in result.stderr
+
+
+def test_slack_tokens_are_settings_and_stay_secret(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "  ")
+    settings = Settings()
+    assert settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value() == "xoxb-very-secret"
+    assert settings.slack_signing_secret is None  # blank is unset
+    assert "xoxb-very-secret" not in repr(settings) and "xoxb-very-secret" not in settings.model_dump_json()
+
+
+# ---- every handler tells the user what went wrong ----------------------------------------------
+
+LONG = "Why " + "really " * 400 + "?"  # over 2,000 characters
+
+
+def test_slash_command_with_an_unusable_question_gets_a_reply(bot, fake_slack):
+    fields = {"command": "/ask", "text": LONG, "user_id": "U1", "channel_id": "C3", "team_id": "T1",
+              "response_url": fake_slack.url + "/response/cmd-long", "trigger_id": "t1"}
+    assert send_form(bot, fields).status_code == 200
+    [reply] = fake_slack.wait_for("cmd-long", 1)
+    assert reply["response_type"] == "ephemeral" and "2000" in reply["text"]
+
+
+def test_mention_and_dm_with_an_unusable_question_get_a_reply(bot, fake_slack):
+    before = len(fake_slack.posts())
+    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {LONG}", "ts": "1700000020.000100", "channel": "C8"}, "Ev-long")
+    send_event(bot, {"type": "message", "channel_type": "im", "user": "U1", "text": LONG, "ts": "1700000021.000100", "channel": "D8"}, "Ev-long-dm")
+    posts = new_posts(fake_slack, before, 2)
+    assert sorted(p["channel"] for p in posts) == ["C8", "D8"]
+    assert all("can't answer that" in p["text"] and "2000" in p["text"] for p in posts)
+
+
+def test_an_unexpected_failure_is_reported_not_swallowed(bot, fake_slack, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bot.bot.pipeline, "ask", broken)
+    before = len(fake_slack.posts())
+    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000022.000100", "channel": "C9"}, "Ev-boom")
+    [post] = new_posts(fake_slack, before)
+    assert "something went wrong" in post["text"] and "disk on fire" not in post["text"]
+    fields = {"command": "/ask", "text": SHOIGU, "user_id": "U1", "channel_id": "C9", "team_id": "T1",
+              "response_url": fake_slack.url + "/response/cmd-boom", "trigger_id": "t3"}
+    send_form(bot, fields)
+    [reply] = fake_slack.wait_for("cmd-boom", 1)
+    assert "something went wrong" in reply["text"]
+
+
+def test_feedback_that_cannot_be_recorded_is_told(bot, fake_slack, tmp_path, monkeypatch):
+    monkeypatch.setattr(bot.bot.feedback, "path", tmp_path)  # a directory: appending to it fails
+    payload = {"type": "block_actions", "user": {"id": "U9"}, "channel": {"id": "C4"}, "team": {"id": "T1"},
+               "response_url": fake_slack.url + "/response/fb2", "trigger_id": "t4", "api_app_id": "A1",
+               "container": {"type": "message", "message_ts": "1.3", "channel_id": "C4"},
+               "message": {"ts": "1.3", "blocks": []},
+               "actions": [{"action_id": "feedback_helpful", "value": "{}", "type": "button", "block_id": "feedback"}]}
+    before = len(fake_slack.posts("chat.postEphemeral"))
+    send_form(bot, {"payload": json.dumps(payload)})
+    ephemeral = fake_slack.wait_for("chat.postEphemeral", before + 1)[before:]
+    assert ephemeral and "could not be recorded" in ephemeral[0]["text"]
+
+
+def test_qa_slack_process_answers_and_warns_about_localhost_links(index_dir, fake_slack, feedback_log):
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_APP_TOKEN": "",
+           "QA_SLACK_API_URL": fake_slack.url + "/api/", "QA_FEEDBACK_LOG": str(feedback_log),
+           "QA_PUBLIC_URL": "http://localhost:8000"}
+    srv = Server(["slack", "--index-dir", str(index_dir)], env=env)
+    try:
+        before = len(fake_slack.posts())
+        body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev-process",
+                           "event_time": int(time.time()), "event": {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}",
+                                                                    "ts": "1700000030.000100", "channel": "CP"}})
+        response = httpx.post(srv.url + "/slack/events", content=body, headers=signed_headers(body, "application/json"), timeout=10)
+        assert response.status_code == 200
+        [post] = new_posts(fake_slack, before)
+        assert post["channel"] == "CP" and "September" in post["blocks"][0]["text"]["text"]
+        assert "QA_PUBLIC_URL is http://localhost:8000" in srv.output()
+    finally:
+        srv.stop()
 
 
 def test_manifest_declares_what_the_bot_uses():

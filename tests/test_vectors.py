@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from embeddings.encoder import load_encoder
-from embeddings.store import IndexStore
+from qa.snapshots import IndexStore
 from embeddings.vectors import VectorIndex, exact_top_k, probe_queries
 from qa.chunking import Passage
 from qa.corpus import Document

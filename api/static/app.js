@@ -32,8 +32,15 @@
     }
     const byNumber = new Map(data.citations.map((c) => [c.n, c]));
     const para = el("p", "answer-text");
+    let text = data.answer;
+    // The direct answer ("September") leads in bold; the evidence sentence follows.
+    if (data.short_answer && text.startsWith(data.short_answer + " — ")) {
+      para.appendChild(el("strong", "short-answer", data.short_answer));
+      para.appendChild(document.createTextNode(" — "));
+      text = text.slice(data.short_answer.length + 3);
+    }
     // Split on markers like [1]; markers become links to their source.
-    data.answer.split(/(\[\d+\])/).forEach((part) => {
+    text.split(/(\[\d+\])/).forEach((part) => {
       const m = part.match(/^\[(\d+)\]$/);
       if (m && byNumber.has(Number(m[1]))) {
         const a = el("a", "marker", part);
@@ -72,11 +79,15 @@
       const response = await fetch("/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ question: question, conversation_id: conversationId }),
+        // The first question starts a conversation; later ones continue it (follow-ups).
+        body: JSON.stringify(
+          conversationId ? { question: question, conversation_id: conversationId } : { question: question, start_conversation: true }
+        ),
       });
       const data = await response.json();
       pending.remove();
       if (!response.ok) {
+        if (response.status === 404 && conversationId) conversationId = null; // forgotten: the next question starts anew
         log.appendChild(el("div", "turn error", data.detail || "Request failed (" + response.status + ")"));
         return;
       }

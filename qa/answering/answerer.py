@@ -7,13 +7,10 @@ only connects them and turns the verdict into the `Answer` every front end shows
 from __future__ import annotations
 
 import math
-from urllib.parse import quote
-
 from qa.answering.candidates import CandidateExtractor
 from qa.answering.citations import CitationBuilder
 from qa.answering.question import QuestionAnalyzer
 from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
-from qa.corpus import Document
 from qa.index import Index
 from qa.retrieval import Hit
 from qa.schema import Answer
@@ -26,21 +23,17 @@ DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Tr
 class Answerer:
     """Picks the answer from retrieved passages, or declines."""
 
-    def __init__(self, index: Index, public_url: str, model: ScorerModel | None = None) -> None:
+    def __init__(self, index: Index, model: ScorerModel | None = None) -> None:
         self.index = index
-        self.public_url = public_url.rstrip("/")
         self._n = max(len(index.passages), 1)
         self.analyzer = QuestionAnalyzer()
         self.extractor = CandidateExtractor(index)
         self.scorer = AnswerScorer(model)
-        self.citations = CitationBuilder(index, self.link)
+        self.citations = CitationBuilder(index)
 
     def idf(self, term: str) -> float:
-        df = self.index.doc_freq.get(term, 0)
+        df = self.index.passage_freq.get(term, 0)
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
-
-    def link(self, doc: Document, start: int, end: int) -> str:
-        return doc.url or f"{self.public_url}/sources/{quote(doc.doc_id, safe='')}#c{start}-{end}"
 
     def score(self, question: str, hits: list[Hit], avoid: set[Given] | None = None) -> ScoredAnswer:
         """The scorer's verdict without building citations.
@@ -55,8 +48,10 @@ class Answerer:
             if not avoid or not scored.ranked:
                 break
             best = scored.best
-            if (best.doc_id, best.start, best.end, scored.short.text.lower() if scored.short else None) not in avoid:
-                break
+            short = scored.short.text.lower() if scored.short else None
+            same_sentence = {g[3] for g in avoid if g[:3] == (best.doc_id, best.start, best.end)}
+            if not same_sentence or (short is not None and short not in same_sentence):
+                break  # new evidence, or a new short answer from the same sentence ("When was that?")
             candidates = [c for c in candidates if c is not best]
             scored = self.scorer.run(analysis, candidates, self.idf)
         return scored

@@ -1,15 +1,16 @@
 """Citations: the evidence sentence, the same story's reposts, and other outlets that agree.
 
+Links: the core gives each citation only the document's own URL (or None); front ends make
+viewer links with `qa.links.LinkBuilder`.
+
 * A repost (another document telling the same story, mostly in the same words) is not a second
   witness: its matching sentence becomes an extra `source` of the one citation.
 * A different story whose own candidate sentence states the same short answer, and which the
-  sentence model believes answers the question, is corroboration: it gets its own number
+  sentence model scores at least half as likely to answer as the cited one, is corroboration: it gets its own number
   ([1][2]), because agreement across outlets is what a newsroom trusts.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from qa.answering.candidates import SentenceCandidate
 from qa.answering.scorer import ScoredAnswer
@@ -21,18 +22,15 @@ from qa.text import term_set
 
 SAME_STORY_OVERLAP = 0.65  # shared-term share of two whole documents: one story, two outlets
 DUPLICATE_OVERLAP = 0.5  # ... and of the answer sentence and its counterpart in the repost
-CORROBORATION_MIN_SCORE = 0.5  # the sentence model must think the other sentence answers too
+CORROBORATION_MIN_RATIO = 0.5  # the other sentence must score at least half the best one's probability
 MAX_CITATIONS = 3
-
-LinkFn = Callable[[Document, int, int], str]
 
 
 class CitationBuilder:
     """ScoredAnswer + retrieved passages → numbered citations."""
 
-    def __init__(self, index: Index, link: LinkFn) -> None:
+    def __init__(self, index: Index) -> None:
         self.index = index
-        self.link = link
         self._doc_terms: dict[str, frozenset[str]] = {}
 
     def doc_terms(self, doc_id: str) -> frozenset[str]:
@@ -56,7 +54,7 @@ class CitationBuilder:
         for candidate in scored.ranked:
             if len(citations) >= MAX_CITATIONS:
                 break
-            if candidate.score < CORROBORATION_MIN_SCORE or wanted not in candidate.text.lower():
+            if candidate.score < CORROBORATION_MIN_RATIO * best.score or wanted not in candidate.text.lower():
                 continue
             if any(candidate.doc_id == d or self.same_story(candidate.doc_id, d) for d in cited_docs):
                 continue
@@ -66,7 +64,7 @@ class CitationBuilder:
 
     def _source(self, doc: Document, start: int, end: int) -> Source:
         return Source(
-            doc_id=doc.doc_id, title=doc.title, url=self.link(doc, start, end), published=doc.published,
+            doc_id=doc.doc_id, title=doc.title, url=doc.url, published=doc.published,
             publisher=doc.publisher, passage=doc.text[start:end], start=start, end=end,
         )
 

@@ -17,6 +17,7 @@ from qa.ner import NOUN_PHRASE
 from qa.text import WORD_RE, term_set, terms
 
 Idf = Callable[[str], float]
+
 TYPED_KINDS = frozenset({AnswerKind.PERSON, AnswerKind.ORGANIZATION, AnswerKind.PLACE, AnswerKind.TIME, AnswerKind.QUANTITY})
 
 SENTENCE_FEATURES = (
@@ -29,8 +30,8 @@ SPAN_FEATURES = (
     "label_kind", "label_near", "noun_phrase", "noun_phrase_x_thing", "entity", "question_overlap",
     "log_distance", "log_words", "category_match", "sentence_logit", "repeated", "caseless_x_entity",
     "inside_quote_marks", "starts_with_digit", "near_3", "near_8", "same_clause", "contains_question_term",
-    "quantity_x_contains_term", "in_parentheses", "first_of_kind", "left_of_match", "label_kind_x_typed",
-    "label_near_x_typed",
+    "quantity_x_contains_term", "in_parentheses", "first_of_kind", "left_of_match",
+    *(f"label_kind_{k.value}" for k in sorted(TYPED_KINDS)), *(f"label_near_{k.value}" for k in sorted(TYPED_KINDS)),
 )
 ANSWERABLE_FEATURES = (
     "top_logit", "second_gap", "top_coverage", "top_dense", "max_dense", "top_rare_missing", "span_logit",
@@ -173,8 +174,8 @@ def span_features(
         float(before.count("(") > before.count(")")),
         float(span.label in kind_labels and not same_kind_before),
         float(nearest is not None and inside[0] < nearest),
-        float(span.label in kind_labels and question.kind in TYPED_KINDS),
-        float(span.label in NEAR_LABELS[question.kind] and question.kind in TYPED_KINDS),
+        *(float(question.kind is k and span.label in kind_labels) for k in sorted(TYPED_KINDS)),
+        *(float(question.kind is k and span.label in NEAR_LABELS[k]) for k in sorted(TYPED_KINDS)),
     ]
 
 

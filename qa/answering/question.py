@@ -81,7 +81,7 @@ DESCRIPTION_HOW = frozenset("did does do is was were are can could would will ha
 SKIP_AFTER_WH = frozenset("is was were are did does do the a an of kind type sort".split())
 
 WH_RE = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
-HAPPENED_RE = re.compile(r"\bwhat\s+(happened|happens|is happening|caused|causes|led to|did (\w+ ){1,4}(say|do|announce|tell|warn|claim))\b",
+HAPPENED_RE = re.compile(r"\bwhat\s+(happened|happens|is happening|caused|causes|led to|did (\w+ ){1,6}(say|do|announce|tell|warn|claim))\b",
                          re.IGNORECASE)
 YES_NO_RE = re.compile(r"^\s*(is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b", re.IGNORECASE)
 

@@ -32,11 +32,12 @@ from qa.answering.features import (
     span_is_novel,
 )
 from qa.answering.question import AnswerKind, QuestionAnalysis
+from qa.errors import Unavailable
 
 MODEL_PATH = Path(__file__).with_name("model.json")
 
 
-class ModelError(RuntimeError):
+class ModelError(Unavailable):
     """The scorer's weights file is missing or does not fit the features this code computes."""
 
 

@@ -1,4 +1,7 @@
-"""The on-disk index directory: versioned snapshots, atomic publication, one writer at a time.
+"""Versioned snapshot directories: atomic publication and one writer at a time.
+
+Nothing here knows what a snapshot holds (vectors, BM25, documents are written by `qa.index`);
+this module only makes publishing a folder of files crash-safe.
 
     index_dir/
       CURRENT            name of the live snapshot, replaced atomically
@@ -13,17 +16,18 @@ readers never see a half-written one. What a snapshot holds is written by `qa.in
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
+from qa.errors import Unavailable
 
 FORMAT_VERSION = 2  # 2: passages carry entity and noun-phrase spans
 MANIFEST = "manifest.json"
@@ -31,7 +35,7 @@ CURRENT = "CURRENT"
 KEEP_OLD_SNAPSHOTS = 1  # the previous snapshot stays for readers still using it
 
 
-class IndexStoreError(Exception):
+class IndexStoreError(Unavailable):
     """The index is missing, damaged or incompatible; the message says how to repair it."""
 
 
@@ -109,25 +113,18 @@ class IndexStore:
     def lock(self, wait_s: float = 0.0) -> Iterator[None]:
         """Exclusive writer lock; raises IndexStoreError if another writer holds it past `wait_s`."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as fh:
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise IndexStoreError(
-                            f"another `qa index` is writing {self.root}; wait for it to finish and run again"
-                        ) from None
-                    time.sleep(0.2)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        lock = FileLock(self.root / ".lock", timeout=wait_s)  # flock: released by the kernel if we are killed
+        try:
+            lock.acquire()
+        except Timeout:
+            raise IndexStoreError(f"another `qa index` is writing {self.root}; wait for it to finish and run again") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def new_snapshot_dir(self) -> Path:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.root / f"v-{stamp}-{uuid.uuid4().hex[:6]}.tmp"
         path.mkdir(parents=True)
         return path
@@ -136,7 +133,7 @@ class IndexStore:
         """Seal a filled snapshot folder and make it the live one. Call with the lock held."""
         manifest = dict(manifest)
         manifest["format"] = FORMAT_VERSION
-        manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest["built_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         manifest["files"] = {
             p.relative_to(tmp_dir).as_posix(): p.stat().st_size for p in sorted(tmp_dir.rglob("*")) if p.is_file()
         }
