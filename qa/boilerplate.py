@@ -41,9 +41,7 @@ DATELINE_RE = re.compile(
     r"|[A-Z][\w.'-]+(?: [A-Z][\w.'-]+){0,3} \((?:[A-Z][A-Za-z]*)\))"
 )
 QUOTE_RE = re.compile(r"[\"“”]")
-ATTRIBUTION_RE = re.compile(
-    r"\b(said|says|told|added|asked|wrote|according to)\b", re.IGNORECASE
-)
+ATTRIBUTION_RE = re.compile(r"\b(said|says|told|added|asked|wrote|according to)\b", re.IGNORECASE)
 
 
 def segments(text: str) -> list[tuple[int, int]]:
@@ -51,9 +49,7 @@ def segments(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in SEGMENT_BREAK_RE.finditer(text):
-        if text[m.start() - 1 : m.start()] == "." and ABBREVIATION_RE.search(
-            text, max(0, m.start() - 12), m.start()
-        ):
+        if text[m.start() - 1 : m.start()] == "." and ABBREVIATION_RE.search(text, max(0, m.start() - 12), m.start()):
             continue
         if m.start() > start:
             spans.append((start, m.start()))
@@ -73,14 +69,12 @@ def _key(tokens: list[str]) -> str:
 
 def _shingles(tokens: list[str], n: int) -> Iterator[tuple[str, ...]]:
     """Every run of `n` consecutive tokens, in order."""
-    return zip(*(tokens[k:] for k in range(n)))
+    return zip(*(tokens[k:] for k in range(n)), strict=False)
 
 
 def is_protected(segment: str) -> bool:
     """Datelines and quotes with attribution are prose, however often they recur."""
-    return bool(DATELINE_RE.match(segment)) or bool(
-        QUOTE_RE.search(segment) and ATTRIBUTION_RE.search(segment)
-    )
+    return bool(DATELINE_RE.match(segment)) or bool(QUOTE_RE.search(segment) and ATTRIBUTION_RE.search(segment))
 
 
 MIN_TOPIC_WORDS = 10
@@ -111,19 +105,12 @@ def _glued(matches: list[re.Match[str]], i: int, j: int) -> bool:
     """Is tokens[i:j] of a segment a block glued before or after a sentence (not a phrase in one)?"""
     if i == 0 and j == len(matches):
         return True
-    if (
-        _norm(matches[j - 1].group()) in OPEN_ENDED
-    ):  # "The Islamic State of Iraq and the": mid-phrase
+    if _norm(matches[j - 1].group()) in OPEN_ENDED:  # "The Islamic State of Iraq and the": mid-phrase
         return False
     if i == 0:  # glued before: the sentence that follows starts afresh with a capital
-        return bool(
-            STARTS_SENTENCE_RE.match(matches[j].group())
-        ) and not DATELINE_RE.match(matches[0].group())
+        return bool(STARTS_SENTENCE_RE.match(matches[j].group())) and not DATELINE_RE.match(matches[0].group())
     if j == len(matches):  # glued after punctuation: the block starts with a capital
-        return (
-            bool(STARTS_SENTENCE_RE.match(matches[i].group()))
-            and not matches[i - 1].group()[-1].isalnum()
-        )
+        return bool(STARTS_SENTENCE_RE.match(matches[i].group())) and not matches[i - 1].group()[-1].isalnum()
     return False
 
 
@@ -138,12 +125,8 @@ class Boilerplate:
     """Recurring segments per group, learnt with `learn`, looked up with `spans`."""
 
     min_docs: int = 3  # a segment must recur in this many documents on different topics
-    min_fraction: float = (
-        0.02  # ... and in at least this share of the group's documents
-    )
-    max_topic_similarity: float = (
-        0.15  # Jaccard of two documents' words: above it, same story
-    )
+    min_fraction: float = 0.02  # ... and in at least this share of the group's documents
+    max_topic_similarity: float = 0.15  # Jaccard of two documents' words: above it, same story
     shingle_words: int = 8
     groups: dict[str, _Group] = field(default_factory=dict)
 
@@ -195,9 +178,7 @@ class Boilerplate:
 
         # A document's topic is told by its own text: the segments that do not recur.
         recurring = {k for k, docs in sentence_docs.items() if len(docs) >= needed}
-        recurring_shingles = {
-            sh for sh, docs in shingle_docs.items() if len(docs) >= needed
-        }
+        recurring_shingles = {sh for sh, docs in shingle_docs.items() if len(docs) >= needed}
         vocab: dict[int, frozenset[str]] = {}
 
         def words(doc: int) -> frozenset[str]:
@@ -210,11 +191,7 @@ class Boilerplate:
                     for i, shingle in enumerate(_shingles(tokens, n)):
                         if shingle in recurring_shingles:
                             covered[i : i + n] = [True] * n
-                    own.update(
-                        t
-                        for t, c in zip(tokens, covered)
-                        if not c and TOPIC_WORD_RE.fullmatch(t)
-                    )
+                    own.update(t for t, c in zip(tokens, covered, strict=False) if not c and TOPIC_WORD_RE.fullmatch(t))
                 vocab[doc] = frozenset(own)
             return vocab[doc]
 
@@ -227,14 +204,9 @@ class Boilerplate:
                 chosen: list[frozenset[str]] = []
                 for doc in docs:
                     w = words(doc)
-                    if (
-                        len(w) < MIN_TOPIC_WORDS
-                    ):  # too little text of its own to tell its topic
+                    if len(w) < MIN_TOPIC_WORDS:  # too little text of its own to tell its topic
                         continue
-                    if all(
-                        len(w & c) <= self.max_topic_similarity * len(w | c)
-                        for c in chosen
-                    ):
+                    if all(len(w & c) <= self.max_topic_similarity * len(w | c) for c in chosen):
                         chosen.append(w)
                         if len(chosen) >= topics:
                             break
@@ -286,7 +258,4 @@ class Boilerplate:
 
     def stats(self) -> dict[str, tuple[int, int]]:
         """Per group: (recurring segments, recurring shingles) learnt."""
-        return {
-            g: (len(v.sentences), len(v.shingles))
-            for g, v in sorted(self.groups.items())
-        }
+        return {g: (len(v.sentences), len(v.shingles)) for g, v in sorted(self.groups.items())}

@@ -65,25 +65,46 @@ FURNITURE_LINE_RES = [
 
 # Language pickers: several language names run together in one line.
 LANGUAGE_NAMES = (
-    "english", "français", "deutsch", "español", "português", "italiano", "русский", "日本語",
-    "한국어", "한어", "中文", "indonesian", "العربية", "ελληνικά", "suomalainen", "latina", "sanskrit",
-    "türkçe", "polski", "nederlands", "svenska", "हिन्दी",
+    "english",
+    "français",
+    "deutsch",
+    "español",
+    "português",
+    "italiano",
+    "русский",
+    "日本語",
+    "한국어",
+    "한어",
+    "中文",
+    "indonesian",
+    "العربية",
+    "ελληνικά",
+    "suomalainen",
+    "latina",
+    "sanskrit",
+    "türkçe",
+    "polski",
+    "nederlands",
+    "svenska",
+    "हिन्दी",
 )
 
 BULLET_RE = re.compile(r"^\s*([-–—•*·▪►]|\d{1,2}[.)])\s+")
 SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’»)\]]*\s*$|[\"”’»]\s*$")
 ISO_DATE_RE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
-MONTHS = (
-    "january february march april may june july august september october november december".split()
-)
+MONTHS = "january february march april may june july august september october november december".split()
 TEXT_DATE_RE = re.compile(
     r"\b(?:(\d{1,2})\s+)?(" + "|".join(m[:3] for m in MONTHS) + r")[a-z]*\.?\s+(?:(\d{1,2}),?\s+)?((?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
 DATELINE_AGENCY_RE = re.compile(r"^[A-Z][A-Za-z .,'-]{1,40}\((AP|Reuters|AFP|UPI|Bloomberg|dpa)\)")
 AGENCIES = {
-    "AP": "Associated Press", "Reuters": "Reuters", "AFP": "Agence France-Presse",
-    "UPI": "United Press International", "Bloomberg": "Bloomberg", "dpa": "dpa",
+    "AP": "Associated Press",
+    "Reuters": "Reuters",
+    "AFP": "Agence France-Presse",
+    "UPI": "United Press International",
+    "Bloomberg": "Bloomberg",
+    "dpa": "dpa",
 }
 
 
@@ -215,9 +236,9 @@ OPENERS = frozenset(
     re.findall(
         r"\S+",
         "The A An He She It They We I You His Her Its Their Our This That These Those There But And In On At After Before "
-    "When While As Since Despite Meanwhile However Although Some Many Most According Last Earlier Later Mr Mrs Ms "
-    "Dr If For Under Over With Without Amid Even Given Still Yet Now Then Both Each One Two Nearly More Only Several All "
-    "Another Other Such",
+        "When While As Since Despite Meanwhile However Although Some Many Most According Last Earlier Later Mr Mrs Ms "
+        "Dr If For Under Over With Without Amid Even Given Still Yet Now Then Both Each One Two Nearly More Only Several All "
+        "Another Other Such",
     )
 )
 STARTS_CAPITAL_RE = re.compile(r"[\"“‘']?[A-Z0-9]")

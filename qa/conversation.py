@@ -82,8 +82,16 @@ class Conversation:
         """Evidence and short answer of every earlier answer: not to be repeated to a new question."""
         return {(*e, (t.short_answer or "").lower() or None) for t in self.turns for e in t.evidence}
 
-    def add(self, question: str, query: str, answer: str | None, *, short_answer: str | None = None,
-            kind: str | None = None, evidence: tuple[tuple[str, int, int], ...] = ()) -> None:
+    def add(
+        self,
+        question: str,
+        query: str,
+        answer: str | None,
+        *,
+        short_answer: str | None = None,
+        kind: str | None = None,
+        evidence: tuple[tuple[str, int, int], ...] = (),
+    ) -> None:
         self.turns.append(Turn(question, query, answer, short_answer, kind, evidence))
         del self.turns[:-MAX_TURNS]
 

@@ -100,8 +100,12 @@ def _html_document(html: str) -> dict | None:
 
 
 def make_document(
-    doc_id: str, raw_text: str, meta: dict, source: str | None,
-    boilerplate: Boilerplate | None = None, group: str | None = None,
+    doc_id: str,
+    raw_text: str,
+    meta: dict,
+    source: str | None,
+    boilerplate: Boilerplate | None = None,
+    group: str | None = None,
 ) -> Document | None:
     """Clean one article's text; metadata given explicitly wins over what the text states."""
     cleaned = clean_text(raw_text, boilerplate, group)
@@ -156,7 +160,7 @@ def _jsonl_raw(path: Path, base_id: str, folder: str, warn: Warn) -> Iterator[_R
             warn(f"skipped {path}:{lineno}: not JSON ({exc.msg})")
             continue
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
-            warn(f"skipped {path}:{lineno}: needs a non-empty \"text\" field")
+            warn(f'skipped {path}:{lineno}: needs a non-empty "text" field')
             continue
         doc_id = str(record.get("id") or f"{base_id}/{lineno}")
         url = record.get("url") if isinstance(record.get("url"), str) else None
@@ -208,7 +212,9 @@ def iter_sources(paths: list[Path]) -> Iterator[tuple[Path, str, Path | None, Pa
     for root in paths:
         if root.is_dir():
             for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
-                if path.suffix.lower() in TEXT_SUFFIXES and not any(part.startswith(".") for part in path.relative_to(root).parts):
+                if path.suffix.lower() in TEXT_SUFFIXES and not any(
+                    part.startswith(".") for part in path.relative_to(root).parts
+                ):
                     yield path, path.relative_to(root).with_suffix("").as_posix(), root, root
         else:
             yield root, root.stem, None, root

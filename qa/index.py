@@ -154,7 +154,8 @@ def build_index(
         if known is None:
             known = (
                 {_text_key(indexed_text(p, previous.documents[p.doc_id])): row for row, p in enumerate(previous.passages)}
-                if previous else {}
+                if previous
+                else {}
             )
         for passage in chunk_document(doc_id, doc.text, max_chars):
             passages.append(passage)
@@ -166,9 +167,9 @@ def build_index(
         reused = [i for i, row in enumerate(source_rows) if row >= 0]
         vectors[reused] = previous.vectors.vectors[[source_rows[i] for i in reused]]
         for i in reused:  # same text, maybe elsewhere in its document: shift the stored spans
-            old = previous.passages[source_rows[i]]
-            shift = passages[i].start - old.start
-            passages[i].spans = [(s + shift, e + shift, label) for s, e, label in old.spans]
+            stored = previous.passages[source_rows[i]]
+            shift = passages[i].start - stored.start
+            passages[i].spans = [(s + shift, e + shift, label) for s, e, label in stored.spans]
     total = len(passages) + len(todo)  # tagging and encoding each count once per new passage
     done = len(passages) - len(todo)
     if progress:
@@ -196,8 +197,13 @@ def build_index(
 
 
 def write_snapshot(
-    store: IndexStore, docs: dict[str, Document], passages: list[Passage], vectors: np.ndarray, identity: dict,
-    max_chars: int, ann_threshold: int = DEFAULT_ANN_THRESHOLD,
+    store: IndexStore,
+    docs: dict[str, Document],
+    passages: list[Passage],
+    vectors: np.ndarray,
+    identity: dict,
+    max_chars: int,
+    ann_threshold: int = DEFAULT_ANN_THRESHOLD,
 ) -> Snapshot:
     """Write every file of a snapshot into a fresh folder and publish it atomically.
 
@@ -220,8 +226,13 @@ def write_snapshot(
     vector_index = VectorIndex.build(vectors, ann_threshold)
     vector_index.save(tmp)
     bm25.save(str(tmp / BM25_DIR))
-    manifest = {**identity, "documents": len(docs), "passages": len(passages), "max_passage_chars": max_chars,
-                "vector_index": vector_index.params}
+    manifest = {
+        **identity,
+        "documents": len(docs),
+        "passages": len(passages),
+        "max_passage_chars": max_chars,
+        "vector_index": vector_index.params,
+    }
     return store.publish(tmp, manifest)
 
 
@@ -234,8 +245,14 @@ def remove_documents(store: IndexStore, doc_ids: list[str], model: str, backend:
         keep = [i for i, p in enumerate(index.passages) if p.doc_id not in drop]
         docs = {k: v for k, v in index.documents.items() if k not in drop}
         identity = {k: index.manifest.get(k) for k in ("model", "backend", "dim", "ner_model")}
-        write_snapshot(store, docs, [index.passages[i] for i in keep], index.vectors.vectors[keep], identity,
-                       index.manifest.get("max_passage_chars", 600))
+        write_snapshot(
+            store,
+            docs,
+            [index.passages[i] for i in keep],
+            index.vectors.vectors[keep],
+            identity,
+            index.manifest.get("max_passage_chars", 600),
+        )
     return sorted(drop), unknown
 
 
@@ -271,8 +288,17 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
             for line in fh:
                 row = json.loads(line)
                 text = documents[row["doc_id"]].text[row["start"] : row["end"]]
-                passages.append(Passage(row["id"], row["doc_id"], row["start"], row["end"], text,
-                                        [tuple(s) for s in row["sentences"]], [tuple(s) for s in row["spans"]]))
+                passages.append(
+                    Passage(
+                        row["id"],
+                        row["doc_id"],
+                        row["start"],
+                        row["end"],
+                        text,
+                        [tuple(s) for s in row["sentences"]],
+                        [tuple(s) for s in row["spans"]],
+                    )
+                )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise damaged(PASSAGES, exc) from exc
     try:
@@ -285,5 +311,7 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
         raise damaged(BM25_DIR, exc) from exc
     vectors = VectorIndex.load(path)
     if len(vectors) != len(passages):
-        raise IndexStoreError(f"{path} holds {len(vectors)} vectors for {len(passages)} passages: rebuild with `qa index --rebuild PATH`")
+        raise IndexStoreError(
+            f"{path} holds {len(vectors)} vectors for {len(passages)} passages: rebuild with `qa index --rebuild PATH`"
+        )
     return Index(snapshot, documents, passages, vectors, bm25, passage_freq)

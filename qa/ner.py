@@ -79,14 +79,18 @@ class SpanTagger:
     def nlp(self) -> Any:
         return _load(self.model)
 
-    def run(self, texts: Sequence[str], offsets: Sequence[int], progress: Callable[[int], None] | None = None) -> list[list[Span]]:
+    def run(
+        self, texts: Sequence[str], offsets: Sequence[int], progress: Callable[[int], None] | None = None
+    ) -> list[list[Span]]:
         """Spans for each text; `offsets[i]` is where text i starts in its document."""
         results: list[list[Span]] = []
         for i, doc in enumerate(self.nlp.pipe(texts, batch_size=64)):
             base = offsets[i]
             spans: list[Span] = [(base + e.start_char, base + e.end_char, e.label_) for e in doc.ents]
             entity_ranges = {(s, e) for s, e, _ in spans}
-            spans += [(base + s, base + e, NOUN_PHRASE) for s, e in _noun_phrases(doc) if (base + s, base + e) not in entity_ranges]
+            spans += [
+                (base + s, base + e, NOUN_PHRASE) for s, e in _noun_phrases(doc) if (base + s, base + e) not in entity_ranges
+            ]
             spans.sort()
             results.append(spans)
             if progress and (i + 1) % 64 == 0:

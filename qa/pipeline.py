@@ -152,8 +152,9 @@ class QAPipeline:
                 resolved = conversation.resolve(question)  # the answerer scores the question, references resolved
                 hits = loaded.retriever.run(query, k)
                 answer = loaded.answerer.run(resolved, hits, focus=question, avoid=conversation.given_answers())
-                conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
-                                 evidence=answer.evidence())
+                conversation.add(
+                    question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind, evidence=answer.evidence()
+                )
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 

@@ -89,6 +89,4 @@ class HybridRetriever:
             _minmax(sparse) if sparse.max() > 0 else np.zeros_like(sparse)
         )
         order = np.argsort(-fused, kind="stable")[:k]
-        return [
-            Hit(self.index.passages[ids[i]], float(fused[i]), float(dense[i]), float(sparse[i])) for i in order
-        ]
+        return [Hit(self.index.passages[ids[i]], float(fused[i]), float(dense[i]), float(sparse[i])) for i in order]

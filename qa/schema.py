@@ -35,11 +35,17 @@ class Answer(BaseModel):
     question: str
     answer: str | None = Field(description="Extracted answer with [n] markers, or null when declined.")
     answered: bool
-    short_answer: str | None = Field(None, description="The exact span that answers (a name, date, figure), or null for descriptive questions.")
+    short_answer: str | None = Field(
+        None, description="The exact span that answers (a name, date, figure), or null for descriptive questions."
+    )
     short_start: int | None = Field(None, description="Offset of short_answer in the first citation's document text.")
     short_end: int | None = None
-    kind: str | None = Field(None, description="What the question asks for: person, organization, place, time, quantity, thing, description.")
-    confidence: float | None = Field(None, description="The model's probability that the answer is right (declined below its threshold).")
+    kind: str | None = Field(
+        None, description="What the question asks for: person, organization, place, time, quantity, thing, description."
+    )
+    confidence: float | None = Field(
+        None, description="The model's probability that the answer is right (declined below its threshold)."
+    )
     message: str | None = Field(None, description="Why no answer was given; null when answered.")
     citations: list[Citation] = []
     took_ms: float = 0.0

@@ -30,7 +30,8 @@ def test_post_and_get_ask_return_the_answer_object(client):
     assert posted.status_code == 200
     data = posted.json()
     assert data["answered"] and "September" in data["answer"]
-    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms", "conversation_id"}
+    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms", "conversation_id",
+                         "short_answer", "short_start", "short_end", "kind", "confidence"}
     assert data["conversation_id"] is None  # a one-shot question starts nothing
     got = client.get("/ask", params={"q": SHOIGU}).json()
     assert got["answer"] == data["answer"] and got["citations"][0]["url"] == data["citations"][0]["url"]

@@ -22,7 +22,8 @@ def test_ask_json_prints_exactly_the_answer_object(index_dir):
     assert len(lines) == 1
     data = json.loads(lines[0])
     assert data["answered"] and "September" in data["answer"]
-    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms"}
+    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms",
+                         "short_answer", "short_start", "short_end", "kind", "confidence"}
 
 
 def test_without_a_public_viewer_the_cli_prints_file_and_offsets(index_dir):

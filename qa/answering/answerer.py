@@ -7,6 +7,8 @@ only connects them and turns the verdict into the `Answer` every front end shows
 from __future__ import annotations
 
 import math
+import re
+
 from qa.answering.candidates import CandidateExtractor
 from qa.answering.citations import CitationBuilder
 from qa.answering.question import QuestionAnalyzer
@@ -14,9 +16,11 @@ from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
 from qa.index import Index
 from qa.retrieval import Hit
 from qa.schema import Answer
+from qa.text import terms
 
 Given = tuple[str, int, int, str | None]  # (doc_id, start, end, short answer) of an earlier answer
 MAX_AVOIDED = 3
+NAME_RE = re.compile(r"\b[A-Z][\w'’-]*")  # "Town99", "O'Neill": a name as written, digits included
 DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Try rephrasing, or ask about something they cover."
 
 
@@ -35,6 +39,11 @@ class Answerer:
         df = self.index.passage_freq.get(term, 0)
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
+    def unknown_names(self, question: str) -> list[str]:
+        """Capitalised words of the question (not its first word) that no indexed passage contains."""
+        names = NAME_RE.findall(question.split(maxsplit=1)[1] if " " in question.strip() else "")
+        return [w for w in names if any(self.index.passage_freq.get(t, 0) == 0 for t in terms(w))]
+
     def score(self, question: str, hits: list[Hit], avoid: set[Given] | None = None) -> ScoredAnswer:
         """The scorer's verdict without building citations.
 
@@ -42,7 +51,10 @@ class Answerer:
         answer): a follow-up that would get the same answer again gets the next best instead.
         """
         analysis = self.analyzer.run(question)
-        candidates = self.extractor.run(hits)
+        if self.unknown_names(question):
+            candidates = []  # the question names something no indexed article mentions: nothing can answer it
+        else:
+            candidates = self.extractor.run(hits)
         scored = self.scorer.run(analysis, candidates, self.idf)
         for _ in range(MAX_AVOIDED):
             if not avoid or not scored.ranked:
@@ -61,15 +73,32 @@ class Answerer:
         asked = focus or question
         scored = self.score(question, hits, avoid)
         if not scored.answered:
-            return Answer(question=asked, answer=None, answered=False, message=DECLINE_MESSAGE, citations=[],
-                          kind=scored.question.kind.value, confidence=round(scored.answerable, 4))
+            return Answer(
+                question=asked,
+                answer=None,
+                answered=False,
+                message=DECLINE_MESSAGE,
+                citations=[],
+                short_answer=None,
+                short_start=None,
+                short_end=None,
+                kind=scored.question.kind.value,
+                confidence=round(scored.answerable, 4),
+            )
         citations = self.citations.run(scored, hits)
         markers = "".join(f"[{c.n}]" for c in citations)
         evidence = scored.best.text
         short = scored.short
         text = f"{short.text} — {evidence} {markers}" if short else f"{evidence} {markers}"
         return Answer(
-            question=asked, answer=text, answered=True, message=None, citations=citations,
-            short_answer=short.text if short else None, short_start=short.start if short else None,
-            short_end=short.end if short else None, kind=scored.question.kind.value, confidence=round(scored.answerable, 4),
+            question=asked,
+            answer=text,
+            answered=True,
+            message=None,
+            citations=citations,
+            short_answer=short.text if short else None,
+            short_start=short.start if short else None,
+            short_end=short.end if short else None,
+            kind=scored.question.kind.value,
+            confidence=round(scored.answerable, 4),
         )

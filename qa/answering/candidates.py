@@ -39,8 +39,9 @@ class SentenceCandidate:
     logit: float = 0.0
 
 
-FRAGMENT_START_RE = re.compile(r"^(with|including|from|at|for|to|of|in|by|about|than|after|before|and|or|but|which|who)\b",
-                               re.IGNORECASE)
+FRAGMENT_START_RE = re.compile(
+    r"^(with|including|from|at|for|to|of|in|by|about|than|after|before|and|or|but|which|who)\b", re.IGNORECASE
+)
 
 
 def is_fragment(sentence: str) -> bool:
@@ -79,13 +80,19 @@ class CandidateExtractor:
                 if "\n" not in doc.text[e1:s2] and is_fragment(doc.text[s2:e2]):
                     sentences.append((s1, e2))  # the fragment joined to the sentence it belongs to
             for position, (start, end) in enumerate(sentences):
-                spans = [
-                    SpanCandidate(s, e, label, doc.text[s:e])
-                    for s, e, label in passage.spans
-                    if s >= start and e <= end
-                ]
+                spans = [SpanCandidate(s, e, label, doc.text[s:e]) for s, e, label in passage.spans if s >= start and e <= end]
                 candidates.append(
-                    SentenceCandidate(hit, rank, doc.doc_id, start, end, doc.text[start:end], position, doc.title,
-                                      self.caseless(doc.doc_id), spans)
+                    SentenceCandidate(
+                        hit,
+                        rank,
+                        doc.doc_id,
+                        start,
+                        end,
+                        doc.text[start:end],
+                        position,
+                        doc.title,
+                        self.caseless(doc.doc_id),
+                        spans,
+                    )
                 )
         return candidates

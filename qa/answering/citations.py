@@ -64,8 +64,14 @@ class CitationBuilder:
 
     def _source(self, doc: Document, start: int, end: int) -> Source:
         return Source(
-            doc_id=doc.doc_id, title=doc.title, url=doc.url, published=doc.published,
-            publisher=doc.publisher, passage=doc.text[start:end], start=start, end=end,
+            doc_id=doc.doc_id,
+            title=doc.title,
+            url=doc.url,
+            published=doc.published,
+            publisher=doc.publisher,
+            passage=doc.text[start:end],
+            start=start,
+            end=end,
         )
 
     def _citation(self, n: int, candidate: SentenceCandidate, hits: list[Hit]) -> Citation:
@@ -80,8 +86,15 @@ class CitationBuilder:
             if match:
                 sources.append(self._source(other, *match))
         return Citation(
-            n=n, doc_id=doc.doc_id, title=doc.title, url=sources[0].url, published=doc.published,
-            passage=candidate.text, start=candidate.start, end=candidate.end, score=round(candidate.score, 4),
+            n=n,
+            doc_id=doc.doc_id,
+            title=doc.title,
+            url=sources[0].url,
+            published=doc.published,
+            passage=candidate.text,
+            start=candidate.start,
+            end=candidate.end,
+            score=round(candidate.score, 4),
             sources=sources,
         )
 

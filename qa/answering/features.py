@@ -21,21 +21,63 @@ Idf = Callable[[str], float]
 TYPED_KINDS = frozenset({AnswerKind.PERSON, AnswerKind.ORGANIZATION, AnswerKind.PLACE, AnswerKind.TIME, AnswerKind.QUANTITY})
 
 SENTENCE_FEATURES = (
-    "coverage", "context_coverage", "focus_coverage", "bigram", "dense", "fused", "inverse_rank",
-    "kind_span", "near_kind_span", "log_words", "novel_share", "caseless", "description",
-    "description_x_coverage", "rare_matched", "rare_missing", "lead_sentence", "kind_span_x_coverage",
+    "coverage",
+    "context_coverage",
+    "focus_coverage",
+    "bigram",
+    "dense",
+    "fused",
+    "inverse_rank",
+    "kind_span",
+    "near_kind_span",
+    "log_words",
+    "novel_share",
+    "caseless",
+    "description",
+    "description_x_coverage",
+    "rare_matched",
+    "rare_missing",
+    "lead_sentence",
+    "kind_span_x_coverage",
     "kind_span_near_match",
 )
 SPAN_FEATURES = (
-    "label_kind", "label_near", "noun_phrase", "noun_phrase_x_thing", "entity", "question_overlap",
-    "log_distance", "log_words", "category_match", "sentence_logit", "repeated", "caseless_x_entity",
-    "inside_quote_marks", "starts_with_digit", "near_3", "near_8", "same_clause", "contains_question_term",
-    "quantity_x_contains_term", "in_parentheses", "first_of_kind", "left_of_match",
-    *(f"label_kind_{k.value}" for k in sorted(TYPED_KINDS)), *(f"label_near_{k.value}" for k in sorted(TYPED_KINDS)),
+    "label_kind",
+    "label_near",
+    "noun_phrase",
+    "noun_phrase_x_thing",
+    "entity",
+    "question_overlap",
+    "log_distance",
+    "log_words",
+    "category_match",
+    "sentence_logit",
+    "repeated",
+    "caseless_x_entity",
+    "inside_quote_marks",
+    "starts_with_digit",
+    "near_3",
+    "near_8",
+    "same_clause",
+    "contains_question_term",
+    "quantity_x_contains_term",
+    "in_parentheses",
+    "first_of_kind",
+    "left_of_match",
+    *(f"label_kind_{k.value}" for k in sorted(TYPED_KINDS)),
+    *(f"label_near_{k.value}" for k in sorted(TYPED_KINDS)),
 )
 ANSWERABLE_FEATURES = (
-    "top_logit", "second_gap", "top_coverage", "top_dense", "max_dense", "top_rare_missing", "span_logit",
-    "has_span", "wants_short", "top_bigram",
+    "top_logit",
+    "second_gap",
+    "top_coverage",
+    "top_dense",
+    "max_dense",
+    "top_rare_missing",
+    "span_logit",
+    "has_span",
+    "wants_short",
+    "top_bigram",
 )
 
 
@@ -75,7 +117,9 @@ def span_is_novel(span: SpanCandidate, question_words: frozenset[str]) -> bool:
     return bool(span_words - question_words)
 
 
-def sentence_features(question: QuestionAnalysis, weights: dict[str, float], candidate: SentenceCandidate, idf: Idf) -> list[float]:
+def sentence_features(
+    question: QuestionAnalysis, weights: dict[str, float], candidate: SentenceCandidate, idf: Idf
+) -> list[float]:
     q_terms = question.term_set
     toks = tokens(candidate.text)
     stems = [s for _, _, s in toks if s]
@@ -179,8 +223,9 @@ def span_features(
     ]
 
 
-def answerable_features(question: QuestionAnalysis, ranked: list[SentenceCandidate], raw: dict[int, list[float]],
-                        span_logit: float | None) -> list[float]:
+def answerable_features(
+    question: QuestionAnalysis, ranked: list[SentenceCandidate], raw: dict[int, list[float]], span_logit: float | None
+) -> list[float]:
     """Question-level evidence that the best candidate really answers: `ranked` best first."""
     top = ranked[0]
     top_raw = raw[id(top)]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from qa.text import terms, words
 
 
-class AnswerKind(str, Enum):
+class AnswerKind(StrEnum):
     PERSON = "person"
     ORGANIZATION = "organization"
     PLACE = "place"
@@ -36,7 +36,9 @@ ENTITY_LABELS: dict[AnswerKind, frozenset[str]] = {
     AnswerKind.PLACE: frozenset({"GPE", "LOC", "FAC"}),
     AnswerKind.TIME: frozenset({"DATE", "TIME"}),
     AnswerKind.QUANTITY: frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY", "ORDINAL"}),
-    AnswerKind.THING: frozenset({"PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "NORP", "ORG", "PERSON", "GPE", "LOC", "FAC"}),
+    AnswerKind.THING: frozenset(
+        {"PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "NORP", "ORG", "PERSON", "GPE", "LOC", "FAC"}
+    ),
     AnswerKind.DESCRIPTION: frozenset(),
 }
 # Labels that answer a kind less often ("Who won?" may be a team; "Where?" may be an organization).
@@ -81,8 +83,10 @@ DESCRIPTION_HOW = frozenset("did does do is was were are can could would will ha
 SKIP_AFTER_WH = frozenset("is was were are did does do the a an of kind type sort".split())
 
 WH_RE = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
-HAPPENED_RE = re.compile(r"\bwhat\s+(happened|happens|is happening|caused|causes|led to|did (\w+ ){1,6}(say|do|announce|tell|warn|claim))\b",
-                         re.IGNORECASE)
+HAPPENED_RE = re.compile(
+    r"\bwhat\s+(happened|happens|is happening|caused|causes|led to|did (\w+ ){1,6}(say|do|announce|tell|warn|claim))\b",
+    re.IGNORECASE,
+)
 YES_NO_RE = re.compile(r"^\s*(is|are|was|were|did|does|do|has|have|had|can|could|will|would|should)\b", re.IGNORECASE)
 
 
@@ -119,7 +123,7 @@ class QuestionAnalyzer:
             kind, wh = AnswerKind.DESCRIPTION, (match.group(1) if match else None)
         elif match:
             wh = match.group(1)
-            following = words(question[match.end():])
+            following = words(question[match.end() :])
             first = following[0] if following else ""
             if wh in {"who", "whom", "whose"}:
                 kind = AnswerKind.PERSON
@@ -140,7 +144,7 @@ class QuestionAnalyzer:
                 while noun_at < len(following) - 1 and following[noun_at] in SKIP_AFTER_WH:
                     noun_at += 1
                 # the head of the wh-phrase: the first category noun among its first words ("which CIA director")
-                phrase = following[noun_at:noun_at + 3] if wh == "which" or noun_at <= 2 else []
+                phrase = following[noun_at : noun_at + 3] if wh == "which" or noun_at <= 2 else []
                 typed = [(w, k) for w in phrase if (k := _category_kind(w)) is not None]
                 if typed:
                     category, kind = typed[0]
@@ -149,4 +153,6 @@ class QuestionAnalyzer:
         focus_words = [w for w in following if w not in SKIP_AFTER_WH][:3]
         focus = frozenset(terms(" ".join(focus_words)))
         category_terms = set(terms(category)) if category else set()
-        return QuestionAnalysis(question, kind, wh, tuple(dict.fromkeys(terms(question))), frozenset(focus - category_terms), category)
+        return QuestionAnalysis(
+            question, kind, wh, tuple(dict.fromkeys(terms(question))), frozenset(focus - category_terms), category
+        )

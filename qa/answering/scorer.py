@@ -52,7 +52,9 @@ class LinearModel:
     @classmethod
     def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LinearModel:
         if tuple(data["names"]) != expected:
-            raise ModelError(f"model features {data['names']} differ from the code's {list(expected)}: retrain with bench/train_answerer.py")
+            raise ModelError(
+                f"model features {data['names']} differ from the code's {list(expected)}: retrain with bench/train_answerer.py"
+            )
         return cls(tuple(data["names"]), tuple(data["coef"]), float(data["intercept"]), tuple(data["mean"]), tuple(data["scale"]))
 
     def logit(self, x: list[float]) -> float:
@@ -83,7 +85,9 @@ class ScorerModel:
                 float(data["span_threshold"]),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ModelError(f"cannot read the answer model {path} ({exc}): reinstall, or retrain with bench/train_answerer.py") from exc
+            raise ModelError(
+                f"cannot read the answer model {path} ({exc}): reinstall, or retrain with bench/train_answerer.py"
+            ) from exc
 
 
 @lru_cache(maxsize=1)
@@ -124,7 +128,9 @@ class AnswerScorer:
             self._model = default_model()
         return self._model
 
-    def sentence_vectors(self, question: QuestionAnalysis, candidates: list[SentenceCandidate], idf: Idf) -> dict[int, list[float]]:
+    def sentence_vectors(
+        self, question: QuestionAnalysis, candidates: list[SentenceCandidate], idf: Idf
+    ) -> dict[int, list[float]]:
         weights = question_weights(question, idf)
         return {id(c): sentence_features(question, weights, c, idf) for c in candidates}
 
@@ -140,7 +146,9 @@ class AnswerScorer:
         p = sigmoid(self.model.answerable.logit(answerable_features(question, ranked, raw, span_logit)))
         return ScoredAnswer(question, ranked, short, short_sentence, p, self.model.threshold)
 
-    def best_span(self, question: QuestionAnalysis, ranked: list[SentenceCandidate]) -> tuple[SpanCandidate | None, SentenceCandidate | None, float | None]:
+    def best_span(
+        self, question: QuestionAnalysis, ranked: list[SentenceCandidate]
+    ) -> tuple[SpanCandidate | None, SentenceCandidate | None, float | None]:
         """The most likely short answer within the best few sentences (None for descriptive questions)."""
         if not question.kind.wants_short_answer:
             return None, None, None
