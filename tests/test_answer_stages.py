@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from conftest import CACHE_DIR
 
 from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.answering.answerer import Answerer
 from qa.answering.candidates import CandidateExtractor, is_caseless
 from qa.answering.features import SENTENCE_FEATURES, question_weights, sentence_features
+from qa.config import get_settings
 from qa.conversation import Conversation
 from qa.corpus import make_document
 from qa.index import build_index, load_index
 from qa.ner import SpanTagger
+from qa.pipeline import QAPipeline
 from qa.retrieval import HybridRetriever
 from qa.snapshots import IndexStore
 
@@ -51,24 +54,17 @@ ARTICLES = {
 
 
 @pytest.fixture(scope="module")
-def answerer(tmp_path_factory, encoder):
+def stages_pipeline(tmp_path_factory, encoder) -> QAPipeline:
+    """The real pipeline (retriever → answerer, conversations) over the invented articles."""
     docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in ARTICLES.items()]
-    store = IndexStore(tmp_path_factory.mktemp("stages"))
-    build_index([d for d in docs if d], encoder, store, 600)
-    index = load_index(store, encoder.model_name, encoder.backend)
-    return Answerer(index), HybridRetriever(index, encoder)
+    path = tmp_path_factory.mktemp("stages")
+    build_index([d for d in docs if d], encoder, IndexStore(path), 600)
+    return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR, top_k=5), encoder=encoder)
 
 
-def ask(answerer_and_retriever, question: str, conversation: Conversation | None = None):
-    answerer, retriever = answerer_and_retriever
-    resolved = conversation.resolve(question) if conversation else question
-    query = conversation.contextualize(question) if conversation else question
-    answer = answerer.run(resolved, retriever.run(query, 5), focus=question,
-                          avoid=conversation.given_answers() if conversation else None)
-    if conversation is not None:
-        conversation.add(question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind,
-                         evidence=answer.evidence())
-    return answer
+@pytest.fixture(scope="module")
+def answerer(stages_pipeline):
+    return stages_pipeline.loaded.answerer, stages_pipeline.loaded.retriever
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -135,33 +131,34 @@ def test_sentence_features_reward_coverage_and_the_asked_kind(answerer):
     assert closed[kind_span] == 1.0
 
 
-def test_scorer_picks_the_short_answer_of_the_asked_kind(answerer):
-    answer = ask(answerer, "Who is leading construction of the harbour bridge?")
+def test_scorer_picks_the_short_answer_of_the_asked_kind(stages_pipeline):
+    ask = stages_pipeline.ask
+    answer = ask("Who is leading construction of the harbour bridge?")
     assert answer.answered and answer.short_answer == "Maria Duarte"
-    doc = answerer[0].index.documents[answer.citations[0].doc_id]
+    doc = stages_pipeline.index.documents[answer.citations[0].doc_id]
     assert doc.text[answer.short_start:answer.short_end] == "Maria Duarte"
     assert answer.answer.startswith("Maria Duarte — ")
-    when = ask(answerer, "When did the storm close the schools?")
+    when = ask("When did the storm close the schools?")
     assert when.short_answer == "Monday" and "[1]" in when.answer
-    many = ask(answerer, "How many schools did the storm close?")
+    many = ask("How many schools did the storm close?")
     assert many.short_answer is not None and "300" in many.short_answer
 
 
-def test_descriptive_questions_answer_with_the_evidence_sentence(answerer):
-    answer = ask(answerer, "What did critics of the harbour bridge say?")
+def test_descriptive_questions_answer_with_the_evidence_sentence(stages_pipeline):
+    answer = stages_pipeline.ask("What did critics of the harbour bridge say?")
     assert answer.answered and answer.short_answer is None
     assert "public transport" in answer.answer
 
 
-def test_unanswerable_questions_are_declined(answerer):
+def test_unanswerable_questions_are_declined(stages_pipeline):
     for question in ("Who won the chess championship in Madrid?", "What is the capital of Mars?",
                      "How many goals did the striker score against the champions?"):
-        answer = ask(answerer, question)
+        answer = stages_pipeline.ask(question)
         assert not answer.answered and answer.citations == [] and answer.message
 
 
-def test_reposts_fold_into_one_citation_and_other_outlets_corroborate(answerer):
-    answer = ask(answerer, "Who leads construction of the new harbour bridge?")
+def test_reposts_fold_into_one_citation_and_other_outlets_corroborate(stages_pipeline):
+    answer = stages_pipeline.ask("Who leads construction of the new harbour bridge?")
     first = answer.citations[0]
     assert {s.doc_id for s in first.sources} >= {"harbour", "harbour-repost"} - {first.doc_id} | {first.doc_id}
     assert [c.n for c in answer.citations][:2] == [1, 2]
@@ -186,11 +183,11 @@ def test_the_same_sentence_is_judged_the_same_whatever_the_nationality(tmp_path,
     assert len(set(verdicts)) == 1
 
 
-def test_followup_that_changes_focus_gets_a_new_answer(answerer):
-    conversation = Conversation()
-    first = ask(answerer, "When did the port authority approve the harbour bridge?", conversation)
+def test_followup_that_changes_focus_gets_a_new_answer(stages_pipeline):
+    conversation_id = stages_pipeline.conversations.start()
+    first = stages_pipeline.ask("When did the port authority approve the harbour bridge?", conversation_id=conversation_id)
     assert first.short_answer == "Tuesday"
-    again = ask(answerer, "What did critics of the bridge say about it?", conversation)
+    again = stages_pipeline.ask("What did critics of the bridge say about it?", conversation_id=conversation_id)
     assert again.answer != first.answer  # never the same answer to a new question
     assert not again.answered or "public transport" in again.answer
 
