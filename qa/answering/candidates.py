@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache, cachedmethod
+
 from qa.index import Index
 from qa.retrieval import Hit
 
@@ -61,14 +63,11 @@ class CandidateExtractor:
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._caseless: dict[str, bool] = {}
+        self._caseless: LRUCache[str, bool] = LRUCache(maxsize=10_000)
 
+    @cachedmethod(lambda self: self._caseless)
     def caseless(self, doc_id: str) -> bool:
-        if doc_id not in self._caseless:
-            if len(self._caseless) > 10_000:
-                self._caseless.clear()
-            self._caseless[doc_id] = is_caseless(self.index.documents[doc_id].text)
-        return self._caseless[doc_id]
+        return is_caseless(self.index.documents[doc_id].text)
 
     def run(self, hits: list[Hit]) -> list[SentenceCandidate]:
         candidates: list[SentenceCandidate] = []

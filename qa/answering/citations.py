@@ -31,17 +31,10 @@ class CitationBuilder:
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._doc_terms: dict[str, frozenset[str]] = {}
-
-    def doc_terms(self, doc_id: str) -> frozenset[str]:
-        if doc_id not in self._doc_terms:
-            if len(self._doc_terms) > 1000:
-                self._doc_terms.clear()
-            self._doc_terms[doc_id] = term_set(self.index.documents[doc_id].text)
-        return self._doc_terms[doc_id]
 
     def same_story(self, doc_a: str, doc_b: str) -> bool:
-        a, b = self.doc_terms(doc_a), self.doc_terms(doc_b)
+        # term_set is cached by text, so a document's terms are computed once
+        a, b = term_set(self.index.documents[doc_a].text), term_set(self.index.documents[doc_b].text)
         return bool(a and b) and len(a & b) / min(len(a), len(b)) >= SAME_STORY_OVERLAP
 
     def run(self, scored: ScoredAnswer, hits: list[Hit]) -> list[Citation]:
