@@ -31,9 +31,8 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from qa.snapshots import IndexStore  # noqa: E402
 from qa.answering.answerer import Answerer  # noqa: E402
-from qa.answering.candidates import SentenceCandidate  # noqa: E402
+from qa.answering.candidates import SentenceCandidate, SpanCandidate  # noqa: E402
 from qa.answering.features import (  # noqa: E402
     ANSWERABLE_FEATURES,
     SENTENCE_FEATURES,
@@ -41,14 +40,14 @@ from qa.answering.features import (  # noqa: E402
     answerable_features,
     question_weights,
     sentence_features,
-    span_features,
-    span_is_novel,
+    span_candidates,
 )
 from qa.answering.question import QuestionAnalysis, QuestionAnalyzer  # noqa: E402
 from qa.answering.scorer import MODEL_PATH, LinearModel, sigmoid  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.index import build_index, load_index  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
+from qa.snapshots import IndexStore  # noqa: E402
 from qa.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
@@ -158,17 +157,8 @@ def main() -> None:
         c.candidates.sort(key=lambda s: -s.logit)
 
     # 2. spans, from the best sentences as at answer time
-    def span_rows(c: Case) -> list[tuple[list[float], float, SentenceCandidate, object]]:
-        repeats: dict[str, int] = {}
-        for s in c.candidates[: SENTENCES_FOR_SPANS * 3]:
-            for text in {sp.text.lower() for sp in s.spans}:
-                repeats[text] = repeats.get(text, 0) + 1
-        rows = []
-        for s in c.candidates[:SENTENCES_FOR_SPANS]:
-            for sp in s.spans:
-                if span_is_novel(sp, c.analysis.term_set):
-                    rows.append((span_features(c.analysis, s, sp, repeats), f1(sp.text, c.answers), s, sp))
-        return rows
+    def span_rows(c: Case) -> list[tuple[list[float], float, SentenceCandidate, SpanCandidate]]:
+        return [(x, f1(sp.text, c.answers), s, sp) for x, s, sp in span_candidates(c.analysis, c.candidates, SENTENCES_FOR_SPANS)]
 
     span_groups = []
     for c in fit_cases:
@@ -186,7 +176,7 @@ def main() -> None:
                 best = (logit, logit, s, sp)
         if best is None:
             return None, c.candidates[0], None
-        return best[3].text, best[2], best[1]  # type: ignore[attr-defined]
+        return best[3].text, best[2], best[1]
 
     # 3. answerable: is the final answer right?
     def answer_rows(group: list[Case]) -> tuple[np.ndarray, np.ndarray, list[tuple[Case, str | None, float | None]]]:

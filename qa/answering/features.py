@@ -223,6 +223,25 @@ def span_features(
     ]
 
 
+def span_candidates(
+    question: QuestionAnalysis, ranked: list[SentenceCandidate], sentences: int
+) -> list[tuple[list[float], SentenceCandidate, SpanCandidate]]:
+    """The spans the span model ranks (new to the question, in the best `sentences` sentences), with features.
+
+    One place for both answer time (`AnswerScorer.best_span`) and training (`bench/train_answerer.py`).
+    """
+    repeats: dict[str, int] = {}
+    for c in ranked[: sentences * 3]:
+        for text in {s.text.lower() for s in c.spans}:
+            repeats[text] = repeats.get(text, 0) + 1
+    return [
+        (span_features(question, c, span, repeats), c, span)
+        for c in ranked[:sentences]
+        for span in c.spans
+        if span_is_novel(span, question.term_set)
+    ]
+
+
 def answerable_features(
     question: QuestionAnalysis, ranked: list[SentenceCandidate], raw: dict[int, list[float]], span_logit: float | None
 ) -> list[float]:

@@ -28,8 +28,7 @@ from qa.answering.features import (
     answerable_features,
     question_weights,
     sentence_features,
-    span_features,
-    span_is_novel,
+    span_candidates,
 )
 from qa.answering.question import AnswerKind, QuestionAnalysis
 from qa.errors import Unavailable
@@ -152,19 +151,12 @@ class AnswerScorer:
         """The most likely short answer within the best few sentences (None for descriptive questions)."""
         if not question.kind.wants_short_answer:
             return None, None, None
-        repeats: dict[str, int] = {}
-        for c in ranked[: self.sentences_for_spans * 3]:
-            for s in {s.text.lower() for s in c.spans}:
-                repeats[s] = repeats.get(s, 0) + 1
         best: tuple[float, SpanCandidate, SentenceCandidate] | None = None
-        for c in ranked[: self.sentences_for_spans]:
-            for span in c.spans:
-                if not span_is_novel(span, question.term_set):
-                    continue
-                logit = self.model.span.logit(span_features(question, c, span, repeats))
-                span.score = sigmoid(logit)
-                if best is None or logit > best[0]:
-                    best = (logit, span, c)
+        for x, c, span in span_candidates(question, ranked, self.sentences_for_spans):
+            logit = self.model.span.logit(x)
+            span.score = sigmoid(logit)
+            if best is None or logit > best[0]:
+                best = (logit, span, c)
         if best is None:
             return None, None, None
         logit, span, sentence = best
