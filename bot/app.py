@@ -16,7 +16,6 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cachetools import TTLCache
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -55,24 +54,6 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         return response is not None and response.status_code >= 500
 
 
-class SeenEvents:
-    """Ids of events already handled, bounded in number and age, to drop Slack's retried deliveries."""
-
-    def __init__(self, size: int = 10000, ttl_s: float = 3600.0) -> None:
-        self._seen: TTLCache[str, bool] = TTLCache(maxsize=size, ttl=ttl_s)
-        self._lock = threading.Lock()
-
-    def first_time(self, *keys: str | None) -> bool:
-        """True only the first time any of these keys is seen."""
-        live = [k for k in keys if k]
-        with self._lock:
-            if any(k in self._seen for k in live):
-                return False
-            for k in live:
-                self._seen[k] = True
-            return True
-
-
 class FeedbackLog:
     """Helpful / not-helpful votes, one JSON object a line."""
 
@@ -109,7 +90,9 @@ class SlackBot:
         self.pipeline = pipeline
         self.conversations = pipeline.conversations
         self.links = LinkBuilder(settings.public_url)  # Slack users can only open a public viewer
-        self.seen = SeenEvents()
+        # Event ids and message keys already handled, in the shared state: a retried delivery, or one
+        # event sent to two replicas, is answered once (set-if-absent with a TTL on Redis).
+        self.seen = pipeline.state.dedupe("slack-event")
         self.feedback = FeedbackLog(settings.feedback_log)
         self.client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
         self.app = App(
@@ -137,7 +120,7 @@ class SlackBot:
         )
 
     def on_mention(self, event: dict, body: dict) -> None:
-        if self._from_bot(event) or not self.seen.first_time(body.get("event_id"), self._message_key(event)):
+        if self._from_bot(event) or not self._first_time(body, event):
             return
         thread = event.get("thread_ts") or event["ts"]
         self.reply(
@@ -153,9 +136,9 @@ class SlackBot:
         channel, thread = event["channel"], event.get("thread_ts")
         is_dm = event.get("channel_type") == "im"
         key = f"{channel}:{thread}" if thread else channel
-        if not is_dm and not (thread and self.conversations.has(key)):
+        if not is_dm and not (thread and self._answers_in(key)):
             return  # in channels, only follow-ups in threads the bot already answers in
-        if not self.seen.first_time(body.get("event_id"), self._message_key(event)):
+        if not self._first_time(body, event):
             return
         self.reply(event.get("text", ""), channel=channel, thread_ts=thread, conversation_key=key)
 
@@ -210,6 +193,21 @@ class SlackBot:
     @staticmethod
     def _message_key(event: dict) -> str | None:
         return f"{event.get('channel')}:{event.get('ts')}" if event.get("ts") else None
+
+    def _answers_in(self, thread_key: str) -> bool:
+        try:
+            return self.conversations.has(thread_key)
+        except QAError as exc:  # cannot tell whether the thread is ours: stay out of it, loudly
+            log.error("could not look up the conversation of thread %s: %s", thread_key, exc)
+            return False
+
+    def _first_time(self, body: dict, event: dict) -> bool:
+        """Whether this delivery is new; if the shared state cannot tell, answer (twice beats never)."""
+        try:
+            return self.seen.first_time(body.get("event_id"), self._message_key(event))
+        except QAError as exc:
+            log.error("could not check for a repeated Slack event, answering it anyway: %s", exc)
+            return True
 
     def _ask(self, question: str, conversation_key: str | None) -> Answer:
         if conversation_key is not None:

@@ -43,6 +43,14 @@ TopK = Annotated[
     int | None, typer.Option("-k", "--top-k", help="Passages the answer is chosen from, 1..50 [env: QA_TOP_K; default 10]")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of formatted text.")]
+StateUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--state-url",
+        help="Shared state for conversations, Slack dedupe and the Socket Mode leader: memory:// or redis://host:port/db "
+        "[env: QA_STATE_URL; default memory://]",
+    ),
+]
 
 
 def _warn(message: str) -> None:
@@ -84,6 +92,7 @@ FLAGS = {
     "backend": "--backend",
     "top_k": "-k",
     "max_passage_chars": "--max-passage-chars",
+    "state_url": "--state-url",
 }
 
 
@@ -106,9 +115,10 @@ def _pipeline(settings: Settings) -> QAPipeline:
 
 
 def _server_pipeline(settings: Settings) -> QAPipeline:
-    """A pipeline for `serve` and `slack`: they refuse to start without a built index."""
+    """A pipeline for `serve` and `slack`: they refuse to start without a built index or shared state."""
     pipeline = QAPipeline(settings)
     pipeline.require_index()
+    pipeline.state.check()  # an unreachable Redis is one line and exit 1 now, not a 503 later
     pipeline.warm_up()  # before accepting requests
     return pipeline
 
@@ -330,14 +340,15 @@ def search(
 
 
 @app.command()
-def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = None) -> None:
+def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = None, state_url: StateUrl = None) -> None:
     """Interactive questions; follow-ups ("When was that?") refer back to earlier turns."""
-    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    settings = _settings(index_dir=index_dir, model=model, backend=backend, state_url=state_url)
     links = LinkBuilder(settings.public_url)
     with _user_errors():
         pipeline = _pipeline(settings)
+        pipeline.state.check()
         pipeline.warm_up()
-    conversation_id = pipeline.conversations.start()
+        conversation_id = pipeline.conversations.start()
     out.print("[dim]Ask a question; an empty line, 'exit' or Ctrl-D ends the chat.[/]")
     while True:
         try:
@@ -351,6 +362,8 @@ def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = Non
             print_answer(links.answer(pipeline.ask(question, conversation_id=conversation_id)), pipeline)
         except QuestionError as exc:
             _warn(str(exc))
+        except QAError as exc:  # e.g. the shared state went away, or the conversation was forgotten
+            raise _fail(str(exc), EXIT_CODES[exc.kind]) from None
 
 
 @app.command("eval")
@@ -385,13 +398,14 @@ def serve(
     index_dir: IndexDir = None,
     model: Model = None,
     backend: Backend = None,
+    state_url: StateUrl = None,
 ) -> None:
     """Serve the HTTP API, the chat page (/) and the source viewer (/sources/ID) with uvicorn."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    settings = _settings(index_dir=index_dir, model=model, backend=backend, state_url=state_url)
     with _user_errors():
         pipeline = _server_pipeline(settings)
     err.print(f"Serving on http://{host}:{port} (docs at /docs)")
@@ -405,8 +419,11 @@ def slack(
     index_dir: IndexDir = None,
     model: Model = None,
     backend: Backend = None,
+    state_url: StateUrl = None,
 ) -> None:
-    """Run the Slack bot: Socket Mode if SLACK_APP_TOKEN is set, else HTTP mode on /slack/events."""
+    """Run the Slack bot: Socket Mode if SLACK_APP_TOKEN is set, else HTTP mode on /slack/events.
+
+    In Socket Mode with QA_STATE_URL on Redis, one process holds the connection and others stand by."""
     from urllib.parse import urlparse
 
     from slack_bolt.error import BoltError
@@ -414,7 +431,7 @@ def slack(
 
     from bot.app import SlackBot
 
-    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    settings = _settings(index_dir=index_dir, model=model, backend=backend, state_url=state_url)
     if settings.slack_bot_token is None:
         raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
@@ -440,10 +457,22 @@ def slack(
             f"cannot reach the Slack Web API at {settings.slack_api_url} ({exc}); check QA_SLACK_API_URL and the network"
         ) from None
     if settings.slack_app_token is not None:
-        from bot.server import run_socket_mode
+        import signal
+        import threading
 
-        err.print("Slack bot connected in Socket Mode")
-        run_socket_mode(bot, settings.slack_app_token.get_secret_value())
+        from bot.server import SOCKET_MODE_LEADER, run_socket_mode
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # give the lock up at once: a standby takes over
+        leader = pipeline.state.leader(SOCKET_MODE_LEADER)
+        try:
+            run_socket_mode(bot, settings.slack_app_token.get_secret_value(), leader, lambda line: err.print(escape(line)), stop)
+        except KeyboardInterrupt:
+            pass
+        except (SlackApiError, OSError) as exc:
+            raise _fail(
+                f"cannot open a Slack Socket Mode connection ({exc}); check SLACK_APP_TOKEN and QA_SLACK_API_URL"
+            ) from None
         return
     import uvicorn
 

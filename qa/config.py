@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlparse
 
 from annotated_types import Ge, Gt, Le
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     max_conversations: int = Field(1000, ge=1, description="Conversations kept in memory; the least recently used go first.")
     conversation_idle_s: float = Field(3600.0, gt=0, description="Seconds after which an unused conversation is forgotten.")
     log_level: LogLevel = Field("WARNING", description="Logging threshold.")
+    state_url: str = Field(
+        "memory://", description="Shared state (conversations, Slack dedupe, leader lock): memory:// or redis://host:port/db."
+    )
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (a stand-in for tests).")
     feedback_log: Path = Field(Path(".qa/feedback.jsonl"), description="Where Slack helpful/not-helpful votes go.")
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_slack("slack_bot_token"))
@@ -71,6 +75,25 @@ class Settings(BaseSettings):
                 return None
             if not value.startswith(("http://", "https://")):
                 raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("state_url", mode="before")
+    @classmethod
+    def _state_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip() or "memory://"
+            parsed = urlparse(value)
+            if parsed.scheme == "memory" and value.rstrip("/") == "memory:":
+                return "memory://"
+            if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+                raise ValueError("must be memory:// or redis://host:port/db")
+            try:
+                _ = parsed.port  # a non-numeric port raises here
+                database = parsed.path.strip("/")
+                if database and int(database) < 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("must be memory:// or redis://host:port/db") from None
         return value
 
     @field_validator("log_level", mode="before")
@@ -102,6 +125,8 @@ def allowed(field: str) -> str:
         return f"a number above {above}"
     if field == "public_url":
         return "an http:// or https:// URL"
+    if field == "state_url":
+        return "memory:// or a Redis URL such as redis://localhost:6379/0"
     return "a valid value"
 
 
@@ -121,8 +146,18 @@ def get_settings(flags: dict[str, str] | None = None, **overrides: object) -> Se
         source = (flags or {}).get(field) if field in values else None
         name = source or (env_name(field) if field in Settings.model_fields else field)
         got = values.get(field, error.get("input"))
+        if field == "state_url":
+            got = without_password(str(got))
         what = allowed(field) if field in Settings.model_fields else error["msg"]
         raise SettingsError(f"{name}={got!s} is not allowed: use {what}") from None
+
+
+def without_password(url: str) -> str:
+    """A URL fit for messages and logs: any password replaced by ***."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)).geturl()
 
 
 def configure_logging(settings: Settings) -> None:

@@ -10,14 +10,15 @@ named, and an answer already given in the conversation is not given again to a n
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import uuid
-from dataclasses import dataclass, field
-
-from cachetools import TTLCache
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
 
 from qa.errors import ConversationNotFound
+from qa.state import Codec, MemoryState, State
 from qa.text import terms
 
 BACK_REFERENCE_RE = re.compile(
@@ -47,7 +48,8 @@ class Turn:
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
     # Held for a whole question (contextualize → answer → add): two requests on one conversation
-    # (two browser tabs, a Slack thread answered twice) take turns instead of interleaving.
+    # (two browser tabs, a Slack thread answered twice) take turns instead of interleaving. This is
+    # the lock for memory://; on Redis `ConversationService.hold` takes a lock every replica sees.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def is_followup(self, question: str) -> bool:
@@ -96,6 +98,18 @@ class Conversation:
         del self.turns[:-MAX_TURNS]
 
 
+def _dump(conversation: Conversation) -> str:
+    return json.dumps({"turns": [asdict(turn) for turn in conversation.turns]}, ensure_ascii=False)
+
+
+def _load(text: str) -> Conversation:
+    turns = json.loads(text)["turns"]
+    return Conversation([Turn(**{**t, "evidence": tuple(tuple(e) for e in t["evidence"])}) for t in turns])
+
+
+CODEC = Codec(_dump, _load)  # how Redis stores a conversation: its turns as JSON
+
+
 class ConversationService:
     """Conversations by id, created only on request and bounded in number and idle age.
 
@@ -103,44 +117,50 @@ class ConversationService:
     one-shot question, so one-shot traffic cannot evict anyone. Past `max_conversations` the
     least recently used is dropped; one unused for `idle_s` is forgotten. Used by the HTTP API
     (`start_conversation` / `conversation_id`), the Slack bot (one per thread) and `qa chat`.
+
+    Conversations live in the shared state (`QA_STATE_URL`): in this process for memory://, in
+    Redis for redis://, where every replica sees them and `hold` locks one across processes.
     """
 
-    def __init__(self, max_conversations: int = 1000, idle_s: float = 3600.0) -> None:
-        self._items: TTLCache[str, Conversation] = TTLCache(maxsize=max_conversations, ttl=idle_s)
-        self._lock = threading.Lock()  # cachetools caches are not thread-safe
+    def __init__(self, max_conversations: int = 1000, idle_s: float = 3600.0, state: State | None = None) -> None:
+        self._items = (state or MemoryState()).records("conversation", CODEC, max_conversations, idle_s)
 
     def __len__(self) -> int:
-        with self._lock:
-            self._items.expire()
-            return len(self._items)
+        return len(self._items)
+
+    @staticmethod
+    def _not_found(conversation_id: str) -> ConversationNotFound:
+        return ConversationNotFound(
+            f"no conversation {conversation_id!r}: it was never started or was forgotten after being idle; start a new one"
+        )
 
     def start(self, conversation_id: str | None = None) -> str:
         """A new, empty conversation (under `conversation_id` if given); returns its id."""
         key = conversation_id or uuid.uuid4().hex
-        with self._lock:
-            self._items[key] = Conversation()
+        self._items.put(key, Conversation())
         return key
 
     def has(self, conversation_id: str) -> bool:
         """Whether a live conversation has this id (does not count as use)."""
-        with self._lock:
-            return conversation_id in self._items
+        return self._items.has(conversation_id)
 
     def get(self, conversation_id: str) -> Conversation:
-        """The live conversation with this id, now counted as used; ConversationNotFound if none."""
-        with self._lock:
-            conversation = self._items.get(conversation_id)
-            if conversation is None:
-                raise ConversationNotFound(
-                    f"no conversation {conversation_id!r}: it was never started or was forgotten after "
-                    "being idle; start a new one"
-                )
-            self._items[conversation_id] = conversation  # re-inserting restarts its idle clock
-            return conversation
+        """The live conversation with this id (a copy, from Redis), now counted as used; ConversationNotFound if none."""
+        conversation = self._items.get(conversation_id)
+        if conversation is None:
+            raise self._not_found(conversation_id)
+        return conversation
 
     def get_or_start(self, conversation_id: str) -> Conversation:
         """The conversation with this id, started if absent (a Slack thread names its own)."""
-        with self._lock:
-            conversation = self._items.get(conversation_id) or Conversation()
-            self._items[conversation_id] = conversation
+        with self._items.hold(conversation_id, create=Conversation) as conversation:
             return conversation
+
+    def hold(self, conversation_id: str) -> AbstractContextManager[Conversation]:
+        """The conversation locked for one question (across processes on Redis): loaded, changed by
+        the caller, saved back when the block succeeds. ConversationNotFound if there is none."""
+
+        def missing() -> Conversation:
+            raise self._not_found(conversation_id)
+
+        return self._items.hold(conversation_id, create=missing)

