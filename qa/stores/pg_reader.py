@@ -28,6 +28,11 @@ DOC_COLUMNS = "doc_id, text, title, url, published, publisher, source, content_h
 MAX_EF_SEARCH = 1000
 
 
+def as_array(value: Any) -> np.ndarray:
+    """A pgvector value as float32 numpy (the driver hands back `pgvector.Vector`)."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
+
+
 def _document(row: tuple) -> Document:
     return Document(*row)
 
@@ -234,7 +239,7 @@ class PgIndex:
                     [tuple(s) for s in spans],
                 )
             )
-        vectors = np.array([rows[i][8] for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
+        vectors = np.array([as_array(rows[i][8]) for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
         dense = vectors @ vector if len(chosen) else np.zeros(0, np.float32)
         return Candidates(passages, dense, scored[chosen].astype(np.float32))
 

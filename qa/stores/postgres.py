@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from qa.snapshots import IndexStoreError
 from qa.stores import bm25
 from qa.stores.base import BuildReport
 from qa.stores.pg_connect import CONNECT_TIMEOUT_S, db_errors, redact
-from qa.stores.pg_reader import DOC_COLUMNS, PgIndex
+from qa.stores.pg_reader import DOC_COLUMNS, PgIndex, as_array
 from qa.stores.pg_schema import check_schema, migrate
 from qa.text import terms
 
@@ -103,6 +104,7 @@ class PgStore:
             with db_errors(self.read_url, self.read_setting):
                 pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
             self._pool = pool
+            weakref.finalize(self, pool.close)  # a store dropped without close() (a CLI command) frees its connections
         return self._pool
 
     def _state(self, conn: psycopg.Connection) -> dict[str, Any]:
@@ -262,7 +264,7 @@ class PgStore:
                 b"WHERE text_hash = ANY(%s)",
                 (sorted(set(keys)),),
             ):
-                known[key] = (start, spans, np.asarray(embedding, dtype=np.float32))
+                known[key] = (start, spans, as_array(embedding))
         todo = []
         for i, (passage, key) in enumerate(zip(passages, keys, strict=True)):
             if key in known and len(known[key][2]) == encoder.dim:
