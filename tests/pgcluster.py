@@ -108,7 +108,7 @@ class PgCluster:
         standby = PgCluster(port=free_port())
         standby.run(
             "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-D", str(standby.data),
-            "-R", "-X", "stream", "--no-sync",
+            "-R", "-X", "stream", "--checkpoint=fast", "--no-sync",
         )
         return standby.start()
 

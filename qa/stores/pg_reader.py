@@ -118,7 +118,10 @@ class _PassageFreq(Mapping[str, int]):
 class PgIndex:
     """One version of the index in PostgreSQL (see the module docstring)."""
 
-    def __init__(self, pool: ConnectionPool, url: str, setting: str, state: dict[str, Any], exact_below: int) -> None:
+    def __init__(
+        self, pool: ConnectionPool, url: str, setting: str, state: dict[str, Any], exact_below: int, owner: object = None
+    ) -> None:
+        self._owner = owner  # the store: its pool lives as long as a reader does
         self._pool = pool
         self._url = url
         self._setting = setting

@@ -138,7 +138,7 @@ class PgStore:
         if not state.get("version"):
             raise IndexStoreError(f"no index in {redact(self.read_url)}: build one with `qa index PATH`")
         self._check_compatible(state, model, backend)
-        return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below)
+        return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self)
 
     def _check_compatible(self, state: dict[str, Any], model: str, backend: str) -> None:
         wanted = canonical_model_name(model)
