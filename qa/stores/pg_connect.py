@@ -46,9 +46,7 @@ def db_errors(url: str, setting: str) -> Iterator[None]:
     except psycopg.OperationalError as exc:
         raise IndexStoreError(f"cannot use PostgreSQL at {redact(url)} ({first_line(exc)}): start it, or fix {setting}") from None
     except psycopg.errors.ReadOnlySqlTransaction:
-        raise IndexStoreError(
-            f"PostgreSQL at {redact(url)} is read-only (a standby?): point {setting} at the primary"
-        ) from None
+        raise IndexStoreError(f"PostgreSQL at {redact(url)} is read-only (a standby?): point {setting} at the primary") from None
     except PoolTimeout:
         raise IndexStoreError(f"no connection to PostgreSQL at {redact(url)} in time: start it, or fix {setting}") from None
     except psycopg.Error as exc:
