@@ -270,3 +270,23 @@ def test_standby_answers_once_the_write_has_replayed(pg_cluster, encoder, tmp_pa
         assert "is read-only (a standby?): point QA_STORE_URL at the primary" in refused.stderr
     finally:
         standby.stop()
+
+
+def test_apostrophes_and_repeated_query_terms_score_alike(pg_backend, encoder, tmp_path):
+    """Lexemes with apostrophes ("o'neill", "rock'n'roll") survive the tsvector round trip, and a
+    query that repeats a term is scored as bm25s scores it (each repeat counted): both rank alike."""
+    corpus = tmp_path / "quotes"
+    corpus.mkdir()
+    (corpus / "oneill.txt").write_text(
+        "O'Neill's harbour plan\nO'Neill said the harbour plan costs $3 million; the harbour board\\council agreed.\n"
+        "Critics of O'Neill called the harbour plan rock'n'roll politics, the board\\council said.\n"
+    )
+    (corpus / "other.txt").write_text("Harbour fees rise\nThe harbour board raised fees for the harbour again on Monday.\n")
+    local = Backend("local", str(tmp_path / "local-index"))
+    for backend in (local, pg_backend):
+        backend.index([corpus], encoder)
+    a, b = local.pipeline(encoder), pg_backend.pipeline(encoder)
+    for query in ["O'Neill harbour harbour plan", "rock'n'roll board\\council", "harbour harbour harbour fees"]:
+        assert hits(a, query) == hits(b, query), query
+        assert any(h[4] > 0 for h in hits(b, query))
+    assert dict(b.index.passage_freq) == dict(a.index.passage_freq)
