@@ -290,3 +290,23 @@ def test_apostrophes_and_repeated_query_terms_score_alike(pg_backend, encoder, t
         assert hits(a, query) == hits(b, query), query
         assert any(h[4] > 0 for h in hits(b, query))
     assert dict(b.index.passage_freq) == dict(a.index.passage_freq)
+
+
+def test_a_request_that_meets_a_newer_version_is_answered_from_it(pg_backend, encoder, tmp_path):
+    """A reader's cached documents and term counts belong to one version: a query that finds a
+    newer one raises IndexChanged, and the pipeline answers from the new version instead of mixing."""
+    from qa.stores.base import IndexChanged
+
+    corpus = town_folder(tmp_path, 3)
+    pg_backend.index([corpus], encoder)
+    pipeline = pg_backend.pipeline(encoder)
+    question = "When will the river bridge of Town1 reopen?"
+    assert "March" in pipeline.ask(question).answer
+    old = pipeline.index
+    write_town(corpus, 1, month="October")
+    write_town(corpus, 7)
+    report = pg_backend.index([corpus], encoder)
+    with pytest.raises(IndexChanged):
+        old.documents["town-0007"]
+    assert "October" in pipeline.ask(question).answer  # at once, not after the next version poll
+    assert pipeline.index.version == report.version and pipeline.index is not old
