@@ -106,11 +106,15 @@ class PgCluster:
     def standby(self) -> PgCluster:
         """A streaming standby of this (running) primary, started on its own port."""
         standby = PgCluster(port=free_port())
-        standby.run(
-            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-D", str(standby.data),
-            "-R", "-X", "stream", "--checkpoint=fast", "--no-sync",
-        )
-        return standby.start()
+        try:
+            standby.run(
+                "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-D", str(standby.data),
+                "-R", "-X", "stream", "--checkpoint=fast", "--no-sync",
+            )
+            return standby.start()
+        except BaseException:
+            standby.stop()
+            raise
 
     def write_lsn(self) -> str:
         with psycopg.connect(self.url(), autocommit=True) as conn:
