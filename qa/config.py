@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlparse
 
 from annotated_types import Ge, Gt, Le
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.errors import BadInput
@@ -23,6 +23,7 @@ BUNDLED_CORPUS = Path(__file__).parent / "data" / "corpus"
 TOP_K_MIN, TOP_K_MAX = 1, 50  # passages the answerer reads; results `qa search` returns
 DEFAULT_TOP_K = 5  # measured: 5 answers SQuAD validation questions as well as 10, and faster (bench/train_answerer.py --top-k)
 Backend = Literal["onnx-int8", "onnx", "torch"]
+PG_SCHEMES = ("postgresql://", "postgres://")
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -39,6 +40,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", populate_by_name=True)
 
     index_dir: Path = Field(Path(".qa/index"), description="Directory holding the index.")
+    store_url: str | None = Field(
+        None, description="Where the index lives: unset (the snapshot directory `QA_INDEX_DIR`), a directory, or postgresql://..."
+    )
+    store_read_url: str | None = Field(
+        None, description="postgresql:// URL that read queries go to (e.g. a streaming standby); default `QA_STORE_URL`."
+    )
     cache_dir: Path = Field(Path(".qa/cache"), description="Exported encoder models and other caches.")
     model: str = Field("sentence-transformers/all-MiniLM-L6-v2", description="Embedding model: name or path.")
     backend: Backend = Field("onnx-int8", description="Encoder runtime for the model.")
@@ -96,6 +103,49 @@ class Settings(BaseSettings):
                 raise ValueError("must be memory:// or redis://host:port/db") from None
         return value
 
+    @field_validator("store_url", mode="before")
+    @classmethod
+    def _store_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if value.startswith("file://"):
+                return value[len("file://") :]
+            if "://" in value and not value.startswith(PG_SCHEMES):
+                raise ValueError("must be a directory or a postgresql:// URL")
+        return value
+
+    @field_validator("store_read_url", mode="before")
+    @classmethod
+    def _read_url(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if not value.startswith(PG_SCHEMES) or not str(info.data.get("store_url") or "").startswith(PG_SCHEMES):
+                raise ValueError("must be a postgresql:// URL, read from the primary in QA_STORE_URL")
+        return value
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the index lives in PostgreSQL."""
+        return (self.store_url or "").startswith(PG_SCHEMES)
+
+    @property
+    def index_path(self) -> Path:
+        """The snapshot directory of the local store: QA_STORE_URL when it names one, else QA_INDEX_DIR."""
+        return Path(self.store_url) if self.store_url and not self.postgres else self.index_dir
+
+    @property
+    def store_location(self) -> str:
+        """Where the index is, for messages (never the password)."""
+        if self.postgres:
+            from qa.stores.pg_connect import redact
+
+            return redact(str(self.store_url))
+        return str(self.index_path)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
@@ -127,6 +177,10 @@ def allowed(field: str) -> str:
         return "an http:// or https:// URL"
     if field == "state_url":
         return "memory:// or a Redis URL such as redis://localhost:6379/0"
+    if field == "store_url":
+        return "a directory or a postgresql://user@host:port/dbname URL"
+    if field == "store_read_url":
+        return "a postgresql://user@host:port/dbname URL, with QA_STORE_URL=postgresql://... naming the primary"
     return "a valid value"
 
 

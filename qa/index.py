@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
@@ -24,6 +24,7 @@ from qa.chunking import Passage, chunk_document
 from qa.corpus import CorpusError, Document
 from qa.ner import SpanTagger
 from qa.snapshots import IndexStore, IndexStoreError, Snapshot
+from qa.stores.base import BuildReport, Candidates
 from qa.text import terms_batch
 
 DOCUMENTS = "documents.jsonl"
@@ -49,22 +50,27 @@ class Index:
     def manifest(self) -> dict:
         return self.snapshot.manifest
 
-
-@dataclass
-class BuildReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)  # skipped: same content as indexed
-    skipped_duplicates: list[str] = field(default_factory=list)
-    documents: int = 0
-    passages: int = 0
-    encoded: int = 0  # passages that needed the encoder; the rest reused stored vectors
-    version: str = ""
-
     @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+    def passage_count(self) -> int:
+        return len(self.passages)
+
+    def passage_counts(self) -> dict[str, int]:
+        return dict(Counter(p.doc_id for p in self.passages))
+
+    def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int) -> Candidates:
+        """Exact (or IVF) dense top `pool` and BM25 top `pool`, in row order, scored by both."""
+        n_passages = len(self.passages)
+        _, dense_ids = self.vectors.search(vector, pool)
+        query_terms = [t for t in query_terms if t in self.bm25.vocab_dict]
+        bm25_all = self.bm25.get_scores(query_terms) if query_terms else np.zeros(n_passages, np.float32)
+        if query_terms:
+            top = np.argpartition(-bm25_all, min(pool, n_passages - 1))[:pool]
+            bm25_ids = top[bm25_all[top] > 0]
+        else:
+            bm25_ids = np.zeros(0, np.int64)
+        ids = np.unique(np.concatenate([dense_ids[dense_ids >= 0], bm25_ids]).astype(np.int64))
+        dense = self.vectors.vectors[ids] @ vector
+        return Candidates([self.passages[i] for i in ids], dense, bm25_all[ids].astype(np.float32))
 
 
 def _text_key(text: str) -> str:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from embeddings.encoder import Encoder, load_encoder
 from qa.answering import Answerer
@@ -21,17 +22,20 @@ from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
 from qa.conversation import ConversationService
 from qa.corpus import load_documents
 from qa.errors import BadInput, QuestionError
-from qa.index import Index, build_index, load_index
 from qa.ner import SpanTagger
 from qa.retrieval import HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
-from qa.snapshots import IndexStore, IndexStoreError
+from qa.snapshots import IndexStoreError
 from qa.state import open_state
+from qa.stores import open_store
+from qa.stores.base import IndexChanged, IndexReader
 
 RELOAD_CHECK_S = 1.0  # how often a long-running pipeline looks for a newer index snapshot
 __all__ = ["MAX_QUESTION_CHARS", "QAPipeline", "QuestionError", "check_question", "check_top_k"]
 
 MAX_QUESTION_CHARS = 2000
+READ_ATTEMPTS = 3  # a request that saw a newer index publish mid-way is answered again, from the newer one
+T = TypeVar("T")
 
 
 def check_question(question: str) -> str:
@@ -51,7 +55,7 @@ def check_top_k(top_k: int) -> int:
 
 @dataclass
 class _Loaded:
-    index: Index
+    index: IndexReader
     retriever: HybridRetriever
     answerer: Answerer
 
@@ -59,7 +63,7 @@ class _Loaded:
 class QAPipeline:
     def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
-        self.store = IndexStore(settings.index_dir)
+        self.store = open_store(settings)
         self._encoder = encoder
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
@@ -78,10 +82,9 @@ class QAPipeline:
     def build_bundled_index(self, warn: Callable[[str], None], progress: Callable[[int, int], None] | None = None) -> None:
         with self.store.lock(wait_s=600):
             if not self.store.exists():
-                build_index(
+                self.store.build(
                     load_documents([BUNDLED_CORPUS], warn),
                     self.encoder,
-                    self.store,
                     self.settings.max_passage_chars,
                     progress,
                     ann_threshold=self.settings.ann_threshold,
@@ -92,12 +95,12 @@ class QAPipeline:
         """Raise IndexStoreError naming `qa index` unless a published index exists (servers never build one)."""
         if not self.store.exists():
             raise IndexStoreError(
-                f"no index in {self.settings.index_dir}: build one with `qa index PATH` (or point --index-dir at one)"
+                f"no index in {self.store.location}: build one with `qa index PATH` (or point --index-dir or --store-url at one)"
             )
 
-    def store_index(self) -> Index:
+    def store_index(self) -> IndexReader:
         """The live index without loading the encoder (for listing documents)."""
-        return load_index(self.store, self.settings.model, self.settings.backend)
+        return self.store.open(self.settings.model, self.settings.backend)
 
     def _open(self) -> _Loaded:
         index = self.store_index()
@@ -126,35 +129,51 @@ class QAPipeline:
         _ = self.loaded
 
     @property
-    def index(self) -> Index:
+    def index(self) -> IndexReader:
         return self.loaded.index
 
     def reload_if_changed(self) -> bool:
         """Switch to a newer snapshot if one was published. Returns True when it switched."""
         current = self._loaded
-        if current is None or self.store.current_name() == current.index.version:
+        if current is None or self.store.current_version() == current.index.version:
             return False
         with self._lock:
             if self._loaded is current:
                 self._loaded = self._open()
         return True
 
+    def _on_one_index(self, work: Callable[[_Loaded], T]) -> T:
+        """Run `work` on the live index; if a newer one was published while it read (a database
+        backend notices), switch and run it again, so one request reads one version."""
+        for _ in range(READ_ATTEMPTS - 1):
+            loaded = self.loaded
+            try:
+                return work(loaded)
+            except IndexChanged:
+                with self._lock:
+                    if self._loaded is loaded:
+                        self._loaded = self._open()
+        return work(self.loaded)
+
     def ask(self, question: str, top_k: int | None = None, conversation_id: str | None = None) -> Answer:
         """Answer from exactly the `top_k` best passages; inside a conversation when an id is given."""
         question = check_question(question)
         k = check_top_k(top_k if top_k is not None else self.settings.top_k)
-        loaded = self.loaded  # one snapshot for the whole request
         started = time.perf_counter()
         if conversation_id is None:
-            answer = loaded.answerer.run(question, loaded.retriever.run(question, k), focus=question)
+            answer = self._on_one_index(
+                lambda loaded: loaded.answerer.run(question, loaded.retriever.run(question, k), focus=question)
+            )
         else:
             # Loaded, locked (across replicas on Redis), changed and saved back as one step;
             # ConversationNotFound when it was never started or was forgotten.
             with self.conversations.hold(conversation_id) as conversation:
                 query = conversation.contextualize(question)  # retrieval lands on the story talked about
                 resolved = conversation.resolve(question)  # the answerer scores the question, references resolved
-                hits = loaded.retriever.run(query, k)
-                answer = loaded.answerer.run(resolved, hits, focus=question, avoid=conversation.given_answers())
+                avoid = conversation.given_answers()
+                answer = self._on_one_index(
+                    lambda loaded: loaded.answerer.run(resolved, loaded.retriever.run(query, k), focus=question, avoid=avoid)
+                )
                 conversation.add(
                     question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind, evidence=answer.evidence()
                 )
@@ -165,7 +184,10 @@ class QAPipeline:
         """The `k` best passages for a query; urls are the documents' own (see `qa.links`)."""
         query = check_question(query)
         k = check_top_k(k)
-        loaded = self.loaded
+        return SearchResponse(query=query, results=self._on_one_index(lambda loaded: self._results(loaded, query, k)))
+
+    @staticmethod
+    def _results(loaded: _Loaded, query: str, k: int) -> list[SearchResult]:
         results = []
         for hit in loaded.retriever.run(query, k):
             passage = hit.passage
@@ -181,4 +203,4 @@ class QAPipeline:
                     score=round(hit.score, 4),
                 )
             )
-        return SearchResponse(query=query, results=results)
+        return results

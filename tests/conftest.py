@@ -6,6 +6,7 @@ httpx); real processes only where the process boundary is what is tested (`Serve
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -15,16 +16,18 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from pgcluster import PgCluster, servers_required
 from typer.testing import CliRunner
 
 from api.app import create_app
 from embeddings.encoder import load_encoder
 from qa.cli import app as cli_app
 from qa.config import BUNDLED_CORPUS, get_settings
-from qa.corpus import load_documents
+from qa.corpus import index_root, load_documents
 from qa.index import build_index
 from qa.pipeline import QAPipeline
 from qa.snapshots import IndexStore
+from qa.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".qa" / "cache"  # the exported ONNX model is reused across runs
@@ -209,8 +212,8 @@ def redis_server():
         server = RedisServer()
     except (RuntimeError, OSError) as exc:
         message = f"REDIS COULD NOT START, tests of QA_STATE_URL=redis:// cannot run: {exc}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
+        if servers_required():
+            pytest.fail(message + " (CI/make test require it)")
         pytest.skip(message)
     yield server
     server.stop()
@@ -225,3 +228,94 @@ def redis_url(redis_server) -> str:
     client.flushall()
     client.close()
     return redis_server.url
+
+
+# ---- index backends: the local snapshot directory and PostgreSQL ------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One PostgreSQL 16 + pgvector server for the session (pgserver's binaries, 127.0.0.1, temp dir)."""
+    try:
+        cluster = PgCluster().init().start()
+    except Exception as exc:  # the binaries are missing or the server cannot start on this machine
+        message = f"PostgreSQL could not be started for the tests: {exc}"
+        if servers_required():
+            pytest.fail(message + " (CI/make test require it)")
+        pytest.skip("SKIPPING POSTGRESQL TESTS: " + message)
+    yield cluster
+    cluster.stop()
+
+
+@dataclass
+class Backend:
+    """One index store for a test: `url` is what QA_STORE_URL is set to (a directory or postgresql://)."""
+
+    kind: str
+    url: str
+    cluster: PgCluster | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"QA_STORE_URL": self.url}
+
+    def settings(self, **overrides):
+        return get_settings(store_url=self.url, cache_dir=CACHE_DIR, **overrides)
+
+    def store(self):
+        return open_store(self.settings())
+
+    def pipeline(self, encoder, **overrides) -> QAPipeline:
+        return QAPipeline(self.settings(**overrides), encoder=encoder)
+
+    def index(self, folders: list[Path], encoder, **kwargs):
+        store = self.store()
+        try:
+            with store.lock(wait_s=60):
+                return store.build(
+                    load_documents(folders, lambda m: None), encoder, 600, scanned_roots=[index_root(f) for f in folders], **kwargs
+                )
+        finally:
+            store.close()
+
+    def wait_writer_gone(self, timeout: float = 30) -> None:
+        """After a killed `qa index`: until PostgreSQL has ended its session (and so its lock)."""
+        if self.cluster is None:
+            return  # a flock is released by the kernel when the process dies
+        import time
+
+        import psycopg
+
+        from qa.stores.postgres import WRITER_LOCK
+
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                held = conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND objsubid = 1",
+                    (WRITER_LOCK >> 32, WRITER_LOCK & 0xFFFFFFFF),
+                ).fetchone()
+                if held and held[0] == 0:
+                    return
+                time.sleep(0.05)
+        raise TimeoutError("the killed writer's session still holds the lock")
+
+
+BACKENDS = ["local", "postgres"]
+DATABASES = itertools.count(1)
+
+
+@pytest.fixture(params=BACKENDS)
+def new_backend(request, tmp_path):
+    """A factory of empty index stores of one kind (each test runs once per kind)."""
+    made = [0]
+    cluster = request.getfixturevalue("pg_cluster") if request.param == "postgres" else None
+
+    def make() -> Backend:
+        made[0] += 1
+        if cluster is None:
+            return Backend("local", str(tmp_path / f"index-{made[0]}"))
+        name = f"t_{next(DATABASES)}"
+        return Backend("postgres", cluster.create_database(name), cluster)
+
+    return make

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import CACHE_DIR, ROOT, Server, run_qa
+from conftest import CACHE_DIR, ROOT, Backend, Server, run_qa
 from qa.snapshots import IndexStore, IndexStoreError
 from qa.config import get_settings
 from qa.corpus import index_root, load_documents
@@ -120,26 +120,32 @@ def answers(index_dir: Path, encoder) -> list[dict]:
     return [pipeline.ask(q).model_dump(exclude={"took_ms"}) for q in QUESTIONS]
 
 
-def qa_index(corpus: Path, index_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(index_dir)],
-                            cwd=ROOT, env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR)},
+def backend_answers(backend: Backend, encoder) -> list[dict]:
+    return [backend.pipeline(encoder).ask(q).model_dump(exclude={"took_ms"}) for q in QUESTIONS]
+
+
+def qa_index(corpus: Path, index_dir: Path | None = None, env: dict | None = None) -> subprocess.Popen:
+    where = ["--index-dir", str(index_dir)] if index_dir is not None else []
+    return subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(corpus), *where],
+                            cwd=ROOT, env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 KILL_POINTS = 7  # spread from 10% to 90% of a run's length
 
 
-def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
+def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder, new_backend):
+    """Both backends: a snapshot directory (atomic rename) and PostgreSQL (one transaction per run)."""
     corpora = {v: tmp_path / f"corpus-{v}" for v in VARIANTS}
     expected = {}
     for variant, folder in corpora.items():
         make_variant(folder, variant)
-        clean = tmp_path / f"clean-{variant}"
-        build_index(load_documents([folder], lambda m: None), encoder, IndexStore(clean), 600)
-        expected[variant] = answers(clean, encoder)
+        clean = new_backend()
+        clean.index([folder], encoder)
+        expected[variant] = backend_answers(clean, encoder)
     # The corpus folder name differs per variant, so copy the chosen variant into one live folder.
     live = tmp_path / "live"
-    index_dir = tmp_path / "index"
+    backend = new_backend()
 
     def use(variant: str) -> None:
         live.mkdir(exist_ok=True)
@@ -148,7 +154,7 @@ def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
 
     use("a")
     started = time.monotonic()
-    assert qa_index(live, index_dir).wait(timeout=300) == 0
+    assert qa_index(live, env=backend.env).wait(timeout=300) == 0
     full_run = time.monotonic() - started
     state = "a"
     kills, attempts = 0, 0
@@ -157,7 +163,7 @@ def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
         attempts += 1
         target = "b" if state == "a" else "a"
         use(target)
-        process = qa_index(live, index_dir)
+        process = qa_index(live, env=backend.env)
         time.sleep(full_run * (0.1 + 0.8 * point / (KILL_POINTS - 1)))
         killed = process.poll() is None
         if killed:
@@ -165,18 +171,20 @@ def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder):
             kills += 1
         process.wait(timeout=60)
         # Whatever happened, the index loads and answers like a clean build of one of the two states.
-        got = answers(index_dir, encoder)
+        got = backend_answers(backend, encoder)
         assert got in (expected["a"], expected["b"]), f"kill point {point}: index answers like neither state"
+        backend.wait_writer_gone()
         started = time.monotonic()
-        finish = qa_index(live, index_dir)
+        finish = qa_index(live, env=backend.env)
         assert finish.wait(timeout=300) == 0, finish.stderr.read().decode()
         if killed:  # the finishing run redid the killed one's work: kill points follow its length
             full_run = time.monotonic() - started
-        assert answers(index_dir, encoder) == expected[target], f"kill point {point}: the next run did not finish the job"
+        assert backend_answers(backend, encoder) == expected[target], f"kill point {point}: the next run did not finish the job"
         state = target
     assert kills >= KILL_POINTS - 1, f"only {kills} of {attempts} runs were still going when killed"
-    leftovers = [p.name for p in index_dir.glob("v-*.tmp")]
-    assert leftovers == []
+    if backend.kind == "local":
+        leftovers = [p.name for p in Path(backend.url).glob("v-*.tmp")]
+        assert leftovers == []
 
 
 def lock_is_held(index_dir: Path) -> bool:

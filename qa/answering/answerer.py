@@ -13,9 +13,9 @@ from qa.answering.candidates import CandidateExtractor
 from qa.answering.citations import CitationBuilder
 from qa.answering.question import QuestionAnalyzer
 from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
-from qa.index import Index
 from qa.retrieval import Hit
 from qa.schema import Answer
+from qa.stores.base import IndexReader
 from qa.text import terms
 
 Given = tuple[str, int, int, str | None]  # (doc_id, start, end, short answer) of an earlier answer
@@ -27,9 +27,9 @@ DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Tr
 class Answerer:
     """Picks the answer from retrieved passages, or declines."""
 
-    def __init__(self, index: Index, model: ScorerModel | None = None) -> None:
+    def __init__(self, index: IndexReader, model: ScorerModel | None = None) -> None:
         self.index = index
-        self._n = max(len(index.passages), 1)
+        self._n = max(index.passage_count, 1)
         self.analyzer = QuestionAnalyzer()
         self.extractor = CandidateExtractor(index)
         self.scorer = AnswerScorer(model)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache, cachedmethod
 
-from qa.index import Index
 from qa.retrieval import Hit
+from qa.stores.base import IndexReader
 
 
 @dataclass(slots=True)
@@ -61,7 +61,7 @@ def is_caseless(text: str) -> bool:
 class CandidateExtractor:
     """Retrieved passages → sentence candidates, each with the spans inside it."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: IndexReader) -> None:
         self.index = index
         self._caseless: LRUCache[str, bool] = LRUCache(maxsize=10_000)
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from qa.answering.candidates import SentenceCandidate
 from qa.answering.scorer import ScoredAnswer
 from qa.corpus import Document
-from qa.index import Index
 from qa.retrieval import Hit
 from qa.schema import Citation, Source
+from qa.stores.base import IndexReader
 from qa.text import term_set
 
 SAME_STORY_OVERLAP = 0.65  # shared-term share of two whole documents: one story, two outlets
@@ -29,7 +29,7 @@ MAX_CITATIONS = 3
 class CitationBuilder:
     """ScoredAnswer + retrieved passages → numbered citations."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: IndexReader) -> None:
         self.index = index
 
     def same_story(self, doc_a: str, doc_b: str) -> bool:

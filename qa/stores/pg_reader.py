@@ -1,0 +1,289 @@
+"""Reading one published version of the index from PostgreSQL.
+
+`PgIndex` is what the retriever and the answerer read (`IndexReader`): documents and passage
+frequencies are lazy mappings with LRU caches, filled by the queries a question needs. Every
+query also reads `qa_state.version`, in the same statement or the same REPEATABLE READ
+transaction, and raises `IndexChanged` if a newer run was published since this reader opened:
+cached values then belong to another version, and the pipeline switches and answers again. So a
+question is answered wholly from one version, as with snapshot directories.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+from cachetools import LRUCache
+from psycopg_pool import ConnectionPool
+
+from qa.chunking import Passage
+from qa.corpus import Document
+from qa.stores import bm25
+from qa.stores.base import Candidates, IndexChanged
+from qa.stores.pg_connect import db_errors
+
+DOC_COLUMNS = "doc_id, text, title, url, published, publisher, source, content_hash, root"
+MAX_EF_SEARCH = 1000
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A pgvector value as float32 numpy (the driver hands back `pgvector.Vector`)."""
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
+
+
+def _document(row: tuple) -> Document:
+    return Document(*row)
+
+
+class _Documents(Mapping[str, Document]):
+    """doc_id → Document, fetched on first use and cached for this version."""
+
+    def __init__(self, reader: PgIndex, count: int) -> None:
+        self._reader = reader
+        self._count = count
+        self._cache: LRUCache[str, Document] = LRUCache(maxsize=4096)
+        self._lock = threading.Lock()
+
+    def _remember(self, docs: list[Document]) -> None:
+        with self._lock:
+            for doc in docs:
+                self._cache[doc.doc_id] = doc
+
+    def cached(self, doc_id: str) -> Document | None:
+        with self._lock:
+            return self._cache.get(doc_id)
+
+    def __getitem__(self, doc_id: str) -> Document:
+        doc = self.cached(doc_id)
+        if doc is not None:
+            return doc
+        rows = self._reader.query(
+            f"SELECT s.version, {', '.join('d.' + c for c in DOC_COLUMNS.split(', '))} "
+            "FROM qa_state s LEFT JOIN qa_documents d ON d.doc_id = %s",
+            (doc_id,),
+        )
+        if not rows or rows[0][1] is None:
+            raise KeyError(doc_id)
+        doc = _document(rows[0][1:])
+        self._remember([doc])
+        return doc
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        rows = self._reader.query("SELECT s.version, d.doc_id FROM qa_state s JOIN qa_documents d ON true ORDER BY d.seq")
+        return iter([row[1] for row in rows])
+
+    def values(self) -> list[Document]:  # type: ignore[override]  # one query, not one per document
+        rows = self._reader.query(f"SELECT s.version, {DOC_COLUMNS} FROM qa_state s JOIN qa_documents d ON true ORDER BY d.seq")
+        return [_document(row[1:]) for row in rows]
+
+
+class _PassageFreq(Mapping[str, int]):
+    """term → passages containing it; absent terms are cached too (the answerer asks for 0s)."""
+
+    def __init__(self, reader: PgIndex) -> None:
+        self._reader = reader
+        self._cache: LRUCache[str, int] = LRUCache(maxsize=200_000)
+        self._lock = threading.Lock()
+
+    def remember(self, found: Mapping[str, int], asked: list[str]) -> None:
+        with self._lock:
+            for term in asked:
+                self._cache[term] = found.get(term, 0)
+
+    def __getitem__(self, term: str) -> int:
+        with self._lock:
+            df = self._cache.get(term)
+        if df is None:
+            rows = self._reader.query("SELECT s.version, t.df FROM qa_state s LEFT JOIN qa_terms t ON t.term = %s", (term,))
+            df = int(rows[0][1] or 0) if rows else 0
+            self.remember({term: df}, [term])
+        if df <= 0:
+            raise KeyError(term)
+        return df
+
+    def __len__(self) -> int:
+        rows = self._reader.query("SELECT s.version, count(*) FROM qa_state s, qa_terms GROUP BY s.version")
+        return int(rows[0][1]) if rows else 0
+
+    def __iter__(self) -> Iterator[str]:
+        rows = self._reader.query("SELECT s.version, t.term FROM qa_state s JOIN qa_terms t ON true")
+        return iter([row[1] for row in rows])
+
+
+class PgIndex:
+    """One version of the index in PostgreSQL (see the module docstring)."""
+
+    def __init__(
+        self, pool: ConnectionPool, url: str, setting: str, state: dict[str, Any], exact_below: int, owner: object = None
+    ) -> None:
+        self._owner = owner  # the store: its pool lives as long as a reader does
+        self._pool = pool
+        self._url = url
+        self._setting = setting
+        self._state = state
+        self._exact_below = exact_below
+        self._documents = _Documents(self, state["documents"])
+        self._passage_freq = _PassageFreq(self)
+
+    # ---- IndexReader -------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return str(self._state["version"])
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        built = self._state.get("built_at")
+        return {
+            **{k: self._state.get(k) for k in ("model", "backend", "dim", "ner_model", "max_passage_chars")},
+            "documents": self._state["documents"],
+            "passages": self._state["passages"],
+            "version": self.version,
+            "built_at": built.isoformat(timespec="seconds") if built is not None else None,
+            "store": "postgresql",
+        }
+
+    @property
+    def documents(self) -> _Documents:
+        return self._documents
+
+    @property
+    def passage_freq(self) -> _PassageFreq:
+        return self._passage_freq
+
+    @property
+    def passage_count(self) -> int:
+        return int(self._state["passages"])
+
+    def passage_counts(self) -> dict[str, int]:
+        rows = self.query("SELECT s.version, p.doc_id, count(*) FROM qa_state s JOIN qa_passages p ON true GROUP BY 1, 2")
+        return {row[1]: int(row[2]) for row in rows}
+
+    # ---- queries -----------------------------------------------------------------------------
+    def _check(self, version: Any) -> None:
+        if version != self.version:
+            raise IndexChanged()
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """One statement whose first column is `qa_state.version`, checked against this reader's."""
+        with db_errors(self._url, self._setting), self._pool.connection() as conn:
+            rows = conn.execute(sql.encode(), params).fetchall()
+        if rows:
+            self._check(rows[0][0])
+        else:  # nothing joined: still make sure the version is ours
+            with db_errors(self._url, self._setting), self._pool.connection() as conn:
+                state = conn.execute("SELECT version FROM qa_state").fetchone()
+            self._check(state[0] if state else None)
+        return rows
+
+    def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int) -> Candidates:
+        """Dense and BM25 candidates, scored by both, from one consistent snapshot of the database.
+
+        Dense: the `pool` nearest by cosine, exact below `exact_below` passages (as the local
+        index's flat search), HNSW above. BM25: PostgreSQL ranks the passages matching any query
+        term (GIN) in float8 and returns twice `pool`; they are re-scored here exactly as bm25s
+        does and the best `pool` kept, so the cut falls where the local index puts it.
+        """
+        vector = np.asarray(vector, dtype=np.float32)
+        state = self._state
+        terms = list(dict.fromkeys(query_terms))
+        with db_errors(self._url, self._setting), self._pool.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT version FROM qa_state").fetchone()
+            self._check(row[0] if row else None)
+            exact = state["passages"] < self._exact_below
+            if not exact:
+                conn.execute(f"SET LOCAL hnsw.ef_search = {min(MAX_EF_SEARCH, max(40, 2 * pool))}".encode())
+            order = "(embedding <=> %s) + 0" if exact else "embedding <=> %s"  # "+ 0": not the HNSW index
+            dense_ids = [
+                r[0] for r in conn.execute(f"SELECT id FROM qa_passages ORDER BY {order} LIMIT %s".encode(), (vector, pool))
+            ]
+            df: dict[str, int] = {}
+            sparse_ids: list[int] = []
+            if terms:
+                df = dict(conn.execute(b"SELECT term, df FROM qa_terms WHERE term = ANY(%s)", (terms,)).fetchall())
+                self._passage_freq.remember(df, terms)
+                if df:
+                    sparse_ids = [r[0] for r in conn.execute(BM25_SQL, self._bm25_params(query_terms, df, 2 * pool)).fetchall()]
+            ids = sorted(set(dense_ids) | set(sparse_ids))
+            rows = conn.execute(ROWS_SQL, (terms, ids)).fetchall() if ids else []
+            wanted = {r[1] for r in rows if self._documents.cached(r[1]) is None}
+            if wanted:
+                found = conn.execute(f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s)".encode(), (list(wanted),))
+                self._documents._remember([_document(r) for r in found])
+        scored = bm25.scores(
+            [t for t in query_terms if t in df],
+            df,
+            state["passages"],
+            state["total_terms"],
+            [r[7] for r in rows],
+            [r[6] for r in rows],
+        )
+        position = {r[0]: i for i, r in enumerate(rows)}
+        sparse = [i for i in sparse_ids if i in position and scored[position[i]] > 0]
+        sparse.sort(key=lambda i: (-scored[position[i]], i))
+        keep = set(dense_ids) | set(sparse[:pool])
+        chosen = [i for i, r in enumerate(rows) if r[0] in keep]
+        passages = []
+        for i in chosen:
+            _, doc_id, start, end, sentences, spans, _, _, _ = rows[i]
+            doc = self._documents[doc_id]
+            passages.append(
+                Passage(
+                    f"{doc_id}:{start}",
+                    doc_id,
+                    start,
+                    end,
+                    doc.text[start:end],
+                    [tuple(s) for s in sentences],
+                    [tuple(s) for s in spans],
+                )
+            )
+        vectors = np.array([as_array(rows[i][8]) for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
+        dense = vectors @ vector if len(chosen) else np.zeros(0, np.float32)
+        return Candidates(passages, dense, scored[chosen].astype(np.float32))
+
+    def _bm25_params(self, query_terms: list[str], df: dict[str, int], limit: int) -> dict[str, Any]:
+        weights: dict[str, int] = {}
+        for term in query_terms:
+            if term in df:
+                weights[term] = weights.get(term, 0) + 1
+        n = self._state["passages"]
+        return {
+            "terms": list(weights),
+            "weights": [weights[t] * float(bm25.idf(df[t], n)) for t in weights],
+            "tsquery": bm25.tsquery_literal(list(weights)),
+            "avgdl": self._state["total_terms"] / max(n, 1),
+            "k1": bm25.BM25_K1,
+            "b": bm25.BM25_B,
+            "limit": limit,
+        }
+
+
+# Passages holding any query term (GIN), ranked by BM25 in float8; re-scored exactly in Python.
+BM25_SQL = b"""
+WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(weights)s::float8[]) AS q(term, weight))
+SELECT p.id
+FROM qa_passages p
+CROSS JOIN LATERAL unnest(p.tsv) AS u
+JOIN q ON q.term = u.lexeme
+WHERE p.tsv @@ %(tsquery)s::tsquery
+GROUP BY p.id
+ORDER BY sum(q.weight * cardinality(u.positions)
+             / (cardinality(u.positions) + %(k1)s * (1 - %(b)s + %(b)s * p.n_terms / %(avgdl)s))) DESC, p.id
+LIMIT %(limit)s
+"""
+
+# Each candidate with what scoring needs: offsets, sentences, spans, length, query-term counts, vector.
+ROWS_SQL = b"""
+SELECT p.id, p.doc_id, p.start_char, p.end_char, p.sentences, p.spans, p.n_terms,
+       (SELECT coalesce(jsonb_object_agg(u.lexeme, cardinality(u.positions)), '{}'::jsonb)
+          FROM unnest(p.tsv) AS u WHERE u.lexeme = ANY(%s::text[])) AS tf,
+       p.embedding
+FROM qa_passages p
+WHERE p.id = ANY(%s::bigint[])
+ORDER BY p.id
+"""

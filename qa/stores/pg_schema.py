@@ -1,0 +1,142 @@
+"""The PostgreSQL schema of the index and its ordered migrations.
+
+`migrate` applies the migrations a database lacks, in order, each in its own transaction and
+recorded in `qa_schema_migrations`, under an advisory lock so two processes starting together
+do not both apply one. A database whose schema is newer than this code is refused with a
+message: an old `qa` must not write into a layout it does not know. Readers on a standby cannot
+migrate; `check_schema` tells them to run `qa migrate` against the primary.
+
+The embedding column starts untyped (`vector`); the first `qa index` types it `vector(dim)` for
+its model and builds the HNSW index (cosine), since the dimension is the model's to decide.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from qa.snapshots import IndexStoreError
+
+MIGRATE_LOCK = 0x71615F6D6967  # advisory lock key: "qa_mig"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "documents, passages (vectors, tsvector), BM25 term statistics, index state",
+        """
+        CREATE EXTENSION IF NOT EXISTS vector;
+        CREATE TABLE qa_documents (
+            doc_id text PRIMARY KEY,
+            seq bigserial NOT NULL,          -- listing order, like documents.jsonl
+            title text NOT NULL,
+            url text,
+            published text,
+            publisher text,
+            source text,                     -- file the document came from
+            content_hash text NOT NULL,      -- unchanged documents are skipped by it
+            root text,                       -- folder given to `qa index` that found it
+            text text NOT NULL               -- cleaned text; passage offsets point into it
+        );
+        CREATE TABLE qa_passages (
+            id bigserial PRIMARY KEY,        -- stable passage order (fusion breaks ties by it)
+            doc_id text NOT NULL REFERENCES qa_documents (doc_id) ON DELETE CASCADE,
+            ordinal int NOT NULL,
+            start_char int NOT NULL,
+            end_char int NOT NULL,
+            text text NOT NULL,
+            sentences jsonb NOT NULL,        -- [[start, end], ...] absolute offsets
+            spans jsonb NOT NULL,            -- [[start, end, label], ...] entities and noun phrases
+            text_hash text NOT NULL,         -- sha1 of the indexed text: vectors are reused by it
+            n_terms int NOT NULL,            -- BM25 length of the indexed text (title + passage)
+            tsv tsvector NOT NULL,           -- its terms (qa.text.terms); positions count occurrences
+            embedding vector NOT NULL,       -- typed vector(dim) with an HNSW index by the first build
+            UNIQUE (doc_id, ordinal)
+        );
+        CREATE INDEX qa_passages_tsv ON qa_passages USING gin (tsv);
+        CREATE INDEX qa_passages_text_hash ON qa_passages (text_hash);
+        CREATE TABLE qa_terms (              -- passages containing each term: BM25 idf and the answerer's
+            term text PRIMARY KEY,
+            df int NOT NULL
+        );
+        CREATE TABLE qa_state (              -- one row; `version` changes with every published run
+            id int PRIMARY KEY CHECK (id = 1),
+            version text,
+            built_at timestamptz,
+            model text,
+            backend text,
+            dim int,
+            ner_model text,
+            max_passage_chars int,
+            documents int NOT NULL DEFAULT 0,
+            passages int NOT NULL DEFAULT 0,
+            total_terms bigint NOT NULL DEFAULT 0
+        );
+        INSERT INTO qa_state (id) VALUES (1);
+        """,
+    ),
+]
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(conn: psycopg.Connection) -> int | None:
+    """The applied schema version, or None when the database has no qa schema yet."""
+    exists = conn.execute("SELECT to_regclass('qa_schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM qa_schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _refuse_newer(version: int, where: str) -> None:
+    if version > LATEST:
+        raise IndexStoreError(
+            f"the index schema in {where} is version {version}, newer than this qa understands ({LATEST}): upgrade qa"
+        )
+
+
+def migrate(conn: psycopg.Connection, where: str) -> int:
+    """Apply missing migrations in order; returns how many were applied. `conn` is in autocommit."""
+    version = schema_version(conn)
+    if version is not None:
+        _refuse_newer(version, where)
+        if version == LATEST:
+            return 0
+    applied = 0
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS qa_schema_migrations "
+            "(version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        version = schema_version(conn) or 0
+        _refuse_newer(version, where)
+        for number, (name, sql) in enumerate(MIGRATIONS, start=1):
+            if number <= version:
+                continue
+            try:
+                conn.execute(sql.encode())  # bytes: several statements in one simple query
+            except psycopg.errors.FeatureNotSupported as exc:
+                raise IndexStoreError(f"{where} cannot create the index schema ({exc}): install pgvector") from exc
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFile) as exc:
+                raise IndexStoreError(
+                    f"{where} refused `CREATE EXTENSION vector` ({str(exc).splitlines()[0]}): install pgvector and have a "
+                    "superuser run CREATE EXTENSION vector in this database"
+                ) from exc
+            conn.execute("INSERT INTO qa_schema_migrations (version, name) VALUES (%s, %s)", (number, name))
+            applied += 1
+    return applied
+
+
+def check_schema(conn: psycopg.Connection, where: str, can_migrate: bool) -> None:
+    """Make sure the schema is the one this code reads: migrate it where allowed, else say how."""
+    version = schema_version(conn)
+    if version == LATEST:
+        return
+    if version is not None:
+        _refuse_newer(version, where)
+    if can_migrate:
+        migrate(conn, where)
+        return
+    if version is None:
+        raise IndexStoreError(f"no index in {where}: build one with `qa index PATH` against the primary (QA_STORE_URL)")
+    raise IndexStoreError(
+        f"the index schema in {where} is version {version}, this qa needs {LATEST}: run `qa migrate` against the primary"
+    )

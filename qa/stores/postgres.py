@@ -1,0 +1,418 @@
+"""The PostgreSQL backend: the index in tables, pgvector for vectors, tsvector for BM25 candidates.
+
+Writing (`qa index`, `qa remove`) runs on the primary (`QA_STORE_URL`) under a session advisory
+lock, so concurrent runs serialize; the lock dies with its connection, so a killed run frees
+it. Each run does its slow part first (chunking, tagging, encoding only documents whose content
+hash changed, reusing stored vectors by passage-text hash), then writes everything in ONE
+transaction that also sets a new `qa_state.version`: readers (never blocked, MVCC) see the
+index before or after a run, never half of one, and a kill -9 leaves the previous version.
+Reading goes to `QA_STORE_READ_URL` when set (a streaming standby), else to the primary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from embeddings.encoder import canonical_model_name
+from qa.chunking import Passage, chunk_document
+from qa.corpus import CorpusError, Document
+from qa.ner import SpanTagger
+from qa.snapshots import IndexStoreError
+from qa.stores import bm25
+from qa.stores.base import BuildReport
+from qa.stores.pg_connect import CONNECT_TIMEOUT_S, db_errors, redact
+from qa.stores.pg_reader import DOC_COLUMNS, PgIndex, as_array
+from qa.stores.pg_schema import check_schema, migrate
+from qa.text import terms
+
+WRITER_LOCK = 0x71615F696478  # advisory lock key: "qa_idx"
+STATE_COLUMNS = "version, built_at, model, backend, dim, ner_model, max_passage_chars, documents, passages, total_terms"
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _new_version() -> str:
+    return f"v-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def indexed_text(passage: Passage, doc: Document) -> str:
+    from qa.index import indexed_text as local_indexed_text  # one definition for both backends
+
+    return local_indexed_text(passage, doc)
+
+
+class PgStore:
+    def __init__(self, url: str, read_url: str | None = None, pool_size: int = 4, exact_below: int = 50_000) -> None:
+        self.url = url
+        self.read_url = read_url or url
+        self.read_setting = "QA_STORE_READ_URL" if read_url else "QA_STORE_URL"
+        self.pool_size = pool_size
+        self.exact_below = exact_below
+        self._pool: ConnectionPool | None = None
+        self._writer: psycopg.Connection | None = None
+
+    @property
+    def location(self) -> str:
+        return redact(self.url)
+
+    # ---- connections ---------------------------------------------------------------------------
+    def _connect(self, url: str, setting: str) -> psycopg.Connection:
+        with db_errors(url, setting):
+            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+    def _read_pool(self) -> ConnectionPool:
+        """Connections for readers, opened once the schema is known to be there (types registered)."""
+        if self._pool is None:
+            probe = self._connect(self.read_url, self.read_setting)
+            try:
+                with db_errors(self.read_url, self.read_setting):
+                    check_schema(probe, redact(self.read_url), can_migrate=self.read_url == self.url)
+            finally:
+                probe.close()
+
+            def configure(conn: psycopg.Connection) -> None:
+                register_vector(conn)
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                conn.read_only = True
+
+            pool = ConnectionPool(
+                self.read_url,
+                min_size=1,
+                max_size=self.pool_size,
+                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+                configure=configure,
+                check=ConnectionPool.check_connection,
+                timeout=CONNECT_TIMEOUT_S * 2,
+                open=False,
+                name="qa-read",
+            )
+            with db_errors(self.read_url, self.read_setting):
+                pool.open(wait=True, timeout=CONNECT_TIMEOUT_S * 2)
+            self._pool = pool
+            weakref.finalize(self, pool.close)  # a store dropped without close() (a CLI command) frees its connections
+        return self._pool
+
+    def _state(self, conn: psycopg.Connection) -> dict[str, Any]:
+        row = conn.execute(f"SELECT {STATE_COLUMNS} FROM qa_state".encode()).fetchone()
+        return dict(zip(STATE_COLUMNS.split(", "), row, strict=True)) if row else {}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    # ---- reading -------------------------------------------------------------------------------
+    def current_version(self) -> str | None:
+        pool = self._read_pool()
+        with db_errors(self.read_url, self.read_setting), pool.connection() as conn:
+            row = conn.execute(b"SELECT version FROM qa_state").fetchone()
+        return row[0] if row else None
+
+    def exists(self) -> bool:
+        try:
+            return self.current_version() is not None
+        except IndexStoreError as exc:
+            if str(exc).startswith("no index in"):
+                return False
+            raise
+
+    def open(self, model: str, backend: str) -> PgIndex:
+        pool = self._read_pool()
+        with db_errors(self.read_url, self.read_setting), pool.connection() as conn:
+            state = self._state(conn)
+        if not state.get("version"):
+            raise IndexStoreError(f"no index in {redact(self.read_url)}: build one with `qa index PATH`")
+        self._check_compatible(state, model, backend)
+        return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self)
+
+    def _check_compatible(self, state: dict[str, Any], model: str, backend: str) -> None:
+        wanted = canonical_model_name(model)
+        if state.get("model") != wanted or state.get("backend") != backend:
+            raise IndexStoreError(
+                f"the index in {self.location} was built with model {state.get('model')!r} ({state.get('backend')} backend), "
+                f"but {wanted!r} ({backend} backend) is configured: set QA_MODEL/QA_BACKEND to match, "
+                "or rebuild with `qa index --rebuild PATH`"
+            )
+
+    # ---- writing -------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        """Apply missing schema migrations on the primary; returns how many were applied."""
+        conn = self._connect(self.url, "QA_STORE_URL")
+        try:
+            with db_errors(self.url, "QA_STORE_URL"):
+                return migrate(conn, self.location)
+        finally:
+            conn.close()
+
+    @contextmanager
+    def lock(self, wait_s: float = 0.0) -> Iterator[None]:
+        """The writer's connection, holding the advisory lock that serializes `qa index` runs."""
+        conn = self._connect(self.url, "QA_STORE_URL")
+        try:
+            with db_errors(self.url, "QA_STORE_URL"):
+                migrate(conn, self.location)
+                deadline = time.monotonic() + wait_s
+                while not conn.execute(b"SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)).fetchone()[0]:  # type: ignore[index]
+                    if time.monotonic() >= deadline:
+                        raise IndexStoreError(
+                            f"another `qa index` is writing {self.location}; wait for it to finish and run again"
+                        )
+                    time.sleep(0.2)
+                register_vector(conn)
+            self._writer = conn
+            yield
+        finally:
+            self._writer = None
+            conn.close()  # ends the session, and with it the advisory lock
+
+    def _require_writer(self) -> psycopg.Connection:
+        if self._writer is None:
+            raise RuntimeError("hold PgStore.lock() while writing")
+        return self._writer
+
+    def build(
+        self,
+        documents: Iterable[Document],
+        encoder: Any,
+        max_chars: int,
+        progress: Callable[[int, int], None] | None = None,
+        scanned_roots: list[str] | None = None,
+        ann_threshold: int = 50_000,
+        tagger: SpanTagger | None = None,
+        rebuild: bool = False,
+    ) -> BuildReport:
+        """Index incrementally by content hash and publish in one transaction (see the module docstring)."""
+        with db_errors(self.url, "QA_STORE_URL"):
+            return self._build(documents, encoder, max_chars, progress, scanned_roots, tagger or SpanTagger(), rebuild)
+
+    def _build(
+        self,
+        documents: Iterable[Document],
+        encoder: Any,
+        max_chars: int,
+        progress: Callable[[int, int], None] | None,
+        scanned_roots: list[str] | None,
+        tagger: SpanTagger,
+        rebuild: bool,
+    ) -> BuildReport:
+        conn = self._require_writer()
+        state = self._state(conn)
+        fresh = rebuild or not state.get("version")
+        if not fresh:
+            self._check_compatible(state, encoder.model_name, encoder.backend)
+        old: dict[str, tuple[str, str | None]] = (
+            {} if fresh else {r[0]: (r[1], r[2]) for r in conn.execute(b"SELECT doc_id, content_hash, root FROM qa_documents")}
+        )
+        report = BuildReport()
+        new_docs: dict[str, Document] = {}
+        for doc in documents:
+            if doc.doc_id in new_docs:
+                report.skipped_duplicates.append(doc.doc_id)
+                continue
+            new_docs[doc.doc_id] = doc
+            before = old.get(doc.doc_id)
+            if before is None:
+                report.added.append(doc.doc_id)
+            elif before == (doc.content_hash, doc.root):
+                report.unchanged.append(doc.doc_id)
+            else:
+                report.updated.append(doc.doc_id)
+        roots = set(scanned_roots) if scanned_roots is not None else None
+        kept = []
+        for doc_id, (_, root) in old.items():
+            if doc_id in new_docs:
+                continue
+            if roots is None or root in roots:
+                report.removed.append(doc_id)
+            else:
+                kept.append(doc_id)  # indexed from a folder not scanned this time
+        if not new_docs and not kept:
+            raise CorpusError("no documents to index: give folders or files with .txt, .md, .html or .jsonl articles")
+
+        same_chunking = not fresh and state.get("max_passage_chars") == max_chars
+        changed = set(report.added) | set(report.updated)
+        rechunk = [d for d in new_docs if d in changed or not same_chunking]
+        if not same_chunking and kept:  # passage length changed: every kept document is chunked again
+            rows = conn.execute(f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s) ORDER BY seq".encode(), (kept,))
+            new_docs.update({r[0]: Document(*r) for r in rows})
+            rechunk += kept
+        passages: list[Passage] = []
+        for doc_id in rechunk:
+            passages.extend(chunk_document(doc_id, new_docs[doc_id].text, max_chars))
+        texts = [indexed_text(p, new_docs[p.doc_id]) for p in passages]
+        keys = [_text_key(t) for t in texts]
+        vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
+        known: dict[str, tuple[int, list, np.ndarray]] = {}
+        if not fresh and passages:
+            for key, start, spans, embedding in conn.execute(
+                b"SELECT DISTINCT ON (text_hash) text_hash, start_char, spans, embedding FROM qa_passages "
+                b"WHERE text_hash = ANY(%s)",
+                (sorted(set(keys)),),
+            ):
+                known[key] = (start, spans, as_array(embedding))
+        todo = []
+        for i, (passage, key) in enumerate(zip(passages, keys, strict=True)):
+            if key in known and len(known[key][2]) == encoder.dim:
+                start, spans, vectors[i] = known[key]
+                shift = passage.start - start  # same text, maybe elsewhere in its document
+                passage.spans = [(s + shift, e + shift, label) for s, e, label in spans]
+            else:
+                todo.append(i)
+        total, done = len(passages) + len(todo), len(passages) - len(todo)
+        if progress:
+            progress(done, total)
+
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        if todo:
+            tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
+            for i, spans in zip(todo, tagged, strict=True):
+                passages[i].spans = spans
+            vectors[todo] = encoder.encode([texts[i] for i in todo], progress=step)
+        report.encoded = len(todo)
+        if not fresh and same_chunking and not report.changed:
+            report.documents, report.passages, report.version = state["documents"], state["passages"], state["version"]
+            return report
+
+        identity = {
+            "model": encoder.model_name,
+            "backend": encoder.backend,
+            "dim": encoder.dim,
+            "ner_model": tagger.model,
+            "max_passage_chars": max_chars,
+        }
+        replaced = sorted(set(old) & (set(report.removed) | set(rechunk)))
+        write = [new_docs[d] for d in rechunk]
+        report.version = self._publish(
+            conn, fresh, state, identity, replaced, report.removed, write, passages, texts, keys, vectors
+        )
+        final = self._state(conn)
+        report.documents, report.passages = final["documents"], final["passages"]
+        return report
+
+    def _publish(
+        self,
+        conn: psycopg.Connection,
+        fresh: bool,
+        state: dict[str, Any],
+        identity: dict[str, Any],
+        replaced: list[str],
+        removed: list[str],
+        docs: list[Document],
+        passages: list[Passage],
+        texts: list[str],
+        keys: list[str],
+        vectors: np.ndarray,
+    ) -> str:
+        """One transaction: drop what changed, write what is new, bump the version. All or nothing."""
+        version = _new_version()
+        retype = fresh and state.get("dim") != identity["dim"]
+        with conn.transaction():
+            if fresh:
+                conn.execute(b"DELETE FROM qa_documents")  # DELETE, not TRUNCATE: readers keep reading meanwhile
+                conn.execute(b"DELETE FROM qa_terms")
+            if retype:  # first build, or a rebuild for a model of another dimension
+                conn.execute(b"DROP INDEX IF EXISTS qa_passages_embedding")
+                conn.execute(f"ALTER TABLE qa_passages ALTER COLUMN embedding TYPE vector({int(identity['dim'])})".encode())
+            self._drop(conn, replaced, removed)
+            conn.cursor().executemany(
+                f"INSERT INTO qa_documents ({DOC_COLUMNS}) VALUES ({', '.join(['%s'] * 9)}) "
+                "ON CONFLICT (doc_id) DO UPDATE SET text = EXCLUDED.text, title = EXCLUDED.title, url = EXCLUDED.url, "
+                "published = EXCLUDED.published, publisher = EXCLUDED.publisher, source = EXCLUDED.source, "
+                "content_hash = EXCLUDED.content_hash, root = EXCLUDED.root".encode(),
+                [(d.doc_id, d.text, d.title, d.url, d.published, d.publisher, d.source, d.content_hash, d.root) for d in docs],
+            )
+            ordinals: dict[str, int] = {}
+            rows = []
+            for passage, text, key, vector in zip(passages, texts, keys, vectors, strict=True):
+                tokens = terms(text)
+                ordinal = ordinals[passage.doc_id] = ordinals.get(passage.doc_id, -1) + 1
+                rows.append(
+                    (
+                        passage.doc_id,
+                        ordinal,
+                        passage.start,
+                        passage.end,
+                        passage.text,
+                        Jsonb(passage.sentences),
+                        Jsonb(passage.spans),
+                        key,
+                        len(tokens),
+                        bm25.tsvector_literal(tokens),
+                        vector,
+                    )
+                )
+            conn.cursor().executemany(
+                b"INSERT INTO qa_passages (doc_id, ordinal, start_char, end_char, text, sentences, spans, text_hash, "
+                b"n_terms, tsv, embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s)",
+                rows,
+            )
+            if docs:
+                conn.execute(
+                    b"INSERT INTO qa_terms (term, df) SELECT u.lexeme, count(*) FROM qa_passages p, unnest(p.tsv) u "
+                    b"WHERE p.doc_id = ANY(%s) GROUP BY u.lexeme "
+                    b"ON CONFLICT (term) DO UPDATE SET df = qa_terms.df + EXCLUDED.df",
+                    ([d.doc_id for d in docs],),
+                )
+            if retype:
+                conn.execute(b"CREATE INDEX qa_passages_embedding ON qa_passages USING hnsw (embedding vector_cosine_ops)")
+            self._set_state(conn, version, identity)
+        return version
+
+    def _drop(self, conn: psycopg.Connection, replaced: list[str], removed: list[str]) -> None:
+        """Take these documents' passages out of the term statistics and the tables."""
+        if not replaced:
+            return
+        conn.execute(
+            b"UPDATE qa_terms t SET df = t.df - c.n FROM (SELECT u.lexeme, count(*) AS n FROM qa_passages p, unnest(p.tsv) u "
+            b"WHERE p.doc_id = ANY(%s) GROUP BY u.lexeme) c WHERE t.term = c.lexeme",
+            (replaced,),
+        )
+        conn.execute(b"DELETE FROM qa_terms WHERE df <= 0")
+        conn.execute(b"DELETE FROM qa_passages WHERE doc_id = ANY(%s)", (replaced,))
+        if removed:
+            conn.execute(b"DELETE FROM qa_documents WHERE doc_id = ANY(%s)", (removed,))
+
+    def _set_state(self, conn: psycopg.Connection, version: str, identity: dict[str, Any]) -> None:
+        conn.execute(
+            b"UPDATE qa_state SET version = %(version)s, built_at = now(), model = %(model)s, backend = %(backend)s, "
+            b"dim = %(dim)s, ner_model = %(ner_model)s, max_passage_chars = %(max_passage_chars)s, "
+            b"documents = (SELECT count(*) FROM qa_documents), passages = (SELECT count(*) FROM qa_passages), "
+            b"total_terms = (SELECT coalesce(sum(n_terms), 0) FROM qa_passages)",
+            {"version": version, **identity},
+        )
+
+    def remove(self, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
+        conn = self._require_writer()
+        with db_errors(self.url, "QA_STORE_URL"):
+            state = self._state(conn)
+            if not state.get("version"):
+                raise IndexStoreError(f"no index in {self.location}: build one with `qa index PATH`")
+            self._check_compatible(state, model, backend)
+            found = {r[0] for r in conn.execute(b"SELECT doc_id FROM qa_documents WHERE doc_id = ANY(%s)", (doc_ids,))}
+            unknown = [d for d in doc_ids if d not in found]
+            if found:
+                identity = {k: state[k] for k in ("model", "backend", "dim", "ner_model", "max_passage_chars")}
+                with conn.transaction():
+                    self._drop(conn, sorted(found), sorted(found))
+                    self._set_state(conn, _new_version(), identity)
+        return sorted(found), unknown

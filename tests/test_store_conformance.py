@@ -1,0 +1,312 @@
+"""One behaviour, two index backends: the local snapshot directory and PostgreSQL + pgvector.
+
+Every test taking `new_backend` runs once per backend. PostgreSQL is a real server started by
+the test session (tests/pgcluster.py); under CI it must start, elsewhere its tests skip loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import CACHE_DIR, ROOT, SHARED_EVAL, Backend, run_qa
+from qa.config import BUNDLED_CORPUS
+from qa.evaluation import evaluate_file
+from qa.stores.pg_schema import LATEST
+from test_index_updates import CountingEncoder, write_town
+
+
+def town_folder(tmp_path: Path, n: int, month: str = "March") -> Path:
+    folder = tmp_path / "towns"
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        write_town(folder, i, month)
+    return folder
+
+
+def hits(pipeline, question: str, k: int = 10) -> list[tuple]:
+    return [(h.passage.id, h.passage.text, h.score, h.dense, h.bm25) for h in pipeline.loaded.retriever.run(question, k)]
+
+
+@pytest.fixture(scope="module")
+def shared_questions() -> list[str]:
+    if not SHARED_EVAL.exists():
+        pytest.skip(f"{SHARED_EVAL} not present")
+    return [json.loads(line)["question"] for line in SHARED_EVAL.read_text().splitlines() if line.strip()]
+
+
+def test_bundled_corpus_same_documents_same_scores_same_answers(new_backend, encoder, pipeline, shared_questions):
+    """Against the session's local index: identical documents, candidates, raw scores and answers."""
+    backend: Backend = new_backend()
+    report = backend.index([BUNDLED_CORPUS], encoder)
+    assert report.documents == len(pipeline.index.documents) and report.passages == pipeline.index.passage_count
+    mine = backend.pipeline(encoder)
+    assert {d: doc for d, doc in mine.index.documents.items()} == dict(pipeline.index.documents)
+    assert mine.index.passage_counts() == pipeline.index.passage_counts()
+    for question in shared_questions:
+        assert hits(mine, question) == hits(pipeline, question), question  # exact floats: same score scales
+        assert mine.index.passage_freq.get("iran", 0) == pipeline.index.passage_freq.get("iran", 0) > 0
+    answers = [mine.ask(q).model_dump(exclude={"took_ms"}) for q in shared_questions]
+    assert answers == [pipeline.ask(q).model_dump(exclude={"took_ms"}) for q in shared_questions]
+    report = evaluate_file(mine, SHARED_EVAL)
+    assert report.misses == [] and report.answer_accuracy == 1.0 and report.abstention_accuracy == 1.0
+
+
+def test_incremental_add_update_remove(new_backend, encoder, tmp_path):
+    backend: Backend = new_backend()
+    corpus = town_folder(tmp_path, 40)
+    counting = CountingEncoder(encoder)
+    first = backend.index([corpus], counting)
+    assert len(first.added) == 40 and counting.count == first.passages == 40
+
+    counting.count = 0
+    again = backend.index([corpus], counting)
+    assert counting.count == 0 and not again.changed and len(again.unchanged) == 40 and again.version == first.version
+
+    write_town(corpus, 17, month="October")
+    (corpus / "town-0030.txt").unlink()
+    write_town(corpus, 99)
+    changed = backend.index([corpus], counting)
+    assert changed.updated == ["town-0017"] and changed.removed == ["town-0030"] and changed.added == ["town-0099"]
+    assert counting.count == changed.encoded == 2 and changed.version != first.version
+    assert (changed.documents, changed.passages) == (40, 40)
+
+    pipeline = backend.pipeline(encoder)
+    assert "town-0030" not in pipeline.index.documents and "October" in pipeline.index.documents["town-0017"].text
+    assert "October" in pipeline.ask("When will the river bridge of Town17 reopen?").answer
+    assert "March" in pipeline.ask("When will the river bridge of Town99 reopen?").answer
+
+    listed = json.loads(run_qa("docs", "--json", env=backend.env).stdout)
+    assert sorted(d["doc_id"] for d in listed["documents"]) == sorted(f"town-{i:04d}" for i in [*range(40), 99] if i != 30)
+    assert listed["index_version"] == changed.version
+    removed = run_qa("remove", "town-0017", "nope", env=backend.env)
+    assert removed.returncode == 0 and "removed 1" in removed.stderr and "no document 'nope'" in removed.stderr
+    after = backend.pipeline(encoder)
+    assert "town-0017" not in after.index.documents and after.index.passage_count == 39
+    gone = after.ask("When will the river bridge of Town17 reopen?")
+    assert "town-0017" not in {s.doc_id for c in gone.citations for s in c.sources} and "October" not in (gone.answer or "")
+    assert after.index.passage_freq.get("october", 0) == 0 and after.index.passage_freq.get("march", 0) == 39
+
+
+def test_documents_from_other_folders_are_kept(new_backend, encoder, tmp_path):
+    backend: Backend = new_backend()
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    write_town(a, 1), write_town(b, 2)
+    backend.index([a], encoder)
+    report = backend.index([b], encoder)
+    assert report.added == ["town-0002"] and report.removed == [] and report.documents == 2
+    assert set(backend.pipeline(encoder).index.documents) == {"town-0001", "town-0002"}
+
+
+def test_rebuild_and_index_command(new_backend, tmp_path):
+    backend: Backend = new_backend()
+    corpus = town_folder(tmp_path, 3)
+    result = run_qa("index", str(corpus), env=backend.env)
+    assert result.returncode == 0, result.stderr
+    assert "added 3" in result.stderr
+    again = run_qa("index", "--rebuild", str(corpus), env=backend.env)
+    assert again.returncode == 0 and "added 3" in again.stderr and "3 passages embedded" in again.stderr
+    answer = json.loads(run_qa("ask", "--json", "When will the river bridge of Town1 reopen?", env=backend.env).stdout)
+    assert "March" in answer["answer"]
+
+
+def test_a_second_writer_is_turned_away(new_backend, tmp_path):
+    backend: Backend = new_backend()
+    corpus = town_folder(tmp_path, 2)
+    store = backend.store()
+    with store.lock():
+        second = run_qa("index", str(corpus), env=backend.env)
+    store.close()
+    assert second.returncode == 1 and "another `qa index` is writing" in second.stderr
+    assert run_qa("index", str(corpus), env=backend.env).returncode == 0  # the lock went with its holder
+
+
+def qa_index(corpus: Path, backend: Backend) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "index", str(corpus)],
+        cwd=ROOT,
+        env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR), **backend.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_answering_while_indexing(new_backend, encoder, tmp_path):
+    """A reader keeps answering, from the old version or the new one, never an error, while a
+    `qa index` process writes; it switches to the new version once it is published."""
+    backend: Backend = new_backend()
+    corpus = town_folder(tmp_path, 60)
+    backend.index([corpus], encoder)
+    pipeline = backend.pipeline(encoder)
+    question = "When will the river bridge of Town5 reopen?"
+    assert "March" in pipeline.ask(question).answer
+    for i in range(60, 120):
+        write_town(corpus, i)
+    write_town(corpus, 5, month="October")
+    seen: list[str] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def ask_loop() -> None:
+        for _ in range(100_000):  # bounded
+            if stop.is_set():
+                return
+            try:
+                answer = pipeline.ask(question).answer or ""
+                seen.append("October" if "October" in answer else "March" if "March" in answer else answer)
+                pipeline.search("repairs cost Town77", 3)
+            except Exception as exc:  # any failure is what this test is about
+                errors.append(repr(exc))
+
+    reader = threading.Thread(target=ask_loop)
+    reader.start()
+    try:
+        writer = qa_index(corpus, backend)
+        assert writer.wait(timeout=300) == 0, writer.stderr.read().decode()  # type: ignore[union-attr]
+        for _ in range(100):  # bounded wait for the reader to switch
+            if seen and seen[-1] == "October":
+                break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        reader.join(timeout=60)
+    assert errors == []
+    assert set(seen) <= {"March", "October"} and seen[0] == "March" and seen[-1] == "October"
+    assert "October" not in seen[: seen.index("October")] and "March" not in seen[seen.index("October") :]
+    assert "Town77" in pipeline.search("repairs cost Town77", 3).results[0].passage
+
+
+# ---- PostgreSQL only ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_backend(pg_cluster) -> Backend:
+    from conftest import DATABASES
+
+    return Backend("postgres", pg_cluster.create_database(f"t_{next(DATABASES)}"), pg_cluster)
+
+
+def test_schema_is_versioned_and_a_newer_one_is_refused(pg_backend, tmp_path):
+    assert run_qa("migrate", env=pg_backend.env).returncode == 0
+    assert run_qa("migrate", env=pg_backend.env).returncode == 0  # idempotent
+    with psycopg.connect(pg_backend.url, autocommit=True) as conn:
+        assert conn.execute("SELECT max(version) FROM qa_schema_migrations").fetchone()[0] == LATEST
+        conn.execute("INSERT INTO qa_schema_migrations (version, name) VALUES (%s, 'from the future')", (LATEST + 1,))
+    result = run_qa("index", str(town_folder(tmp_path, 1)), env=pg_backend.env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"version {LATEST + 1}, newer than this qa understands ({LATEST}): upgrade qa" in result.stderr
+
+
+def test_unreachable_database_is_one_line_exit_1_and_http_503(encoder):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from conftest import free_port
+    from qa.config import get_settings
+    from qa.pipeline import QAPipeline
+
+    url = f"postgresql://qa:secret@127.0.0.1:{free_port()}/nothing"
+    result = run_qa("ask", "When did Iran host Shoigu?", env={"QA_STORE_URL": url})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot use PostgreSQL at postgresql://qa:***@127.0.0.1" in result.stderr and "QA_STORE_URL" in result.stderr
+    assert "secret" not in result.stderr
+    pipeline = QAPipeline(get_settings(store_url=url, cache_dir=CACHE_DIR), encoder=encoder)
+    with TestClient(create_app(pipeline)) as client:
+        response = client.post("/ask", json={"question": "When did Iran host Shoigu?"})
+        assert response.status_code == 503 and "cannot use PostgreSQL" in response.text
+        assert client.get("/healthz").status_code == 503
+
+
+@pytest.mark.parametrize(
+    "env,named",
+    [
+        ({"QA_STORE_URL": "mysql://x/y"}, "QA_STORE_URL"),
+        ({"QA_STORE_READ_URL": "postgresql://127.0.0.1/x"}, "QA_STORE_READ_URL"),  # no primary named
+        ({"QA_STORE_URL": "postgresql://127.0.0.1/x", "QA_STORE_READ_URL": "http://x"}, "QA_STORE_READ_URL"),
+    ],
+)
+def test_store_settings_are_validated(env, named):
+    result = run_qa("docs", env=env)
+    assert result.returncode == 2 and named in result.stderr and "Traceback" not in result.stderr
+
+
+def test_standby_answers_once_the_write_has_replayed(pg_cluster, encoder, tmp_path):
+    """A primary and a streaming standby (pg_basebackup -R): reads from QA_STORE_READ_URL see a
+    document once the primary's write has been replayed there."""
+    from conftest import DATABASES
+
+    primary_url = pg_cluster.create_database(f"t_{next(DATABASES)}")
+    standby = pg_cluster.standby()
+    try:
+        primary = Backend("postgres", primary_url, pg_cluster)
+        corpus = town_folder(tmp_path, 3)
+        primary.index([corpus], encoder)
+        read_url = primary_url.replace(f":{pg_cluster.port}/", f":{standby.port}/")
+        standby.wait_replayed(pg_cluster.write_lsn())
+        reader = primary.pipeline(encoder, store_read_url=read_url)
+        assert "March" in reader.ask("When will the river bridge of Town2 reopen?").answer
+        assert not reader.ask("When will the river bridge of Town42 reopen?").answered
+
+        write_town(corpus, 42, month="November")
+        report = primary.index([corpus], encoder)
+        assert report.added == ["town-0042"]
+        standby.wait_replayed(pg_cluster.write_lsn())
+        reader.reload_if_changed()
+        assert reader.index.version == report.version
+        assert "November" in reader.ask("When will the river bridge of Town42 reopen?").answer
+        with psycopg.connect(read_url, autocommit=True) as conn:  # it really read from the standby
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+        write_town(corpus, 43)
+        refused = run_qa("index", str(corpus), env={"QA_STORE_URL": read_url})
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr
+        assert "is read-only (a standby?): point QA_STORE_URL at the primary" in refused.stderr
+    finally:
+        standby.stop()
+
+
+def test_apostrophes_and_repeated_query_terms_score_alike(pg_backend, encoder, tmp_path):
+    """Lexemes with apostrophes ("o'neill", "rock'n'roll") survive the tsvector round trip, and a
+    query that repeats a term is scored as bm25s scores it (each repeat counted): both rank alike."""
+    corpus = tmp_path / "quotes"
+    corpus.mkdir()
+    (corpus / "oneill.txt").write_text(
+        "O'Neill's harbour plan\nO'Neill said the harbour plan costs $3 million; the harbour board\\council agreed.\n"
+        "Critics of O'Neill called the harbour plan rock'n'roll politics, the board\\council said.\n"
+    )
+    (corpus / "other.txt").write_text("Harbour fees rise\nThe harbour board raised fees for the harbour again on Monday.\n")
+    local = Backend("local", str(tmp_path / "local-index"))
+    for backend in (local, pg_backend):
+        backend.index([corpus], encoder)
+    a, b = local.pipeline(encoder), pg_backend.pipeline(encoder)
+    for query in ["O'Neill harbour harbour plan", "rock'n'roll board\\council", "harbour harbour harbour fees"]:
+        assert hits(a, query) == hits(b, query), query
+        assert any(h[4] > 0 for h in hits(b, query))
+    assert dict(b.index.passage_freq) == dict(a.index.passage_freq)
+
+
+def test_a_request_that_meets_a_newer_version_is_answered_from_it(pg_backend, encoder, tmp_path):
+    """A reader's cached documents and term counts belong to one version: a query that finds a
+    newer one raises IndexChanged, and the pipeline answers from the new version instead of mixing."""
+    from qa.stores.base import IndexChanged
+
+    corpus = town_folder(tmp_path, 3)
+    pg_backend.index([corpus], encoder)
+    pipeline = pg_backend.pipeline(encoder)
+    question = "When will the river bridge of Town1 reopen?"
+    assert "March" in pipeline.ask(question).answer
+    old = pipeline.index
+    write_town(corpus, 1, month="October")
+    write_town(corpus, 7)
+    report = pg_backend.index([corpus], encoder)
+    with pytest.raises(IndexChanged):
+        old.documents["town-0007"]
+    assert "October" in pipeline.ask(question).answer  # at once, not after the next version poll
+    assert pipeline.index.version == report.version and pipeline.index is not old
