@@ -1,0 +1,233 @@
+"""The index in PostgreSQL next to the snapshot directory: quality, query latency, incremental updates.
+
+    .venv/bin/python bench/store_bench.py quality [--sample 500] [--seed 13]
+    .venv/bin/python bench/store_bench.py scale [--passages 100000] [--queries 200] [--changed 100]
+
+Each run starts its own PostgreSQL 16 + pgvector (`tests/pgcluster.py`: the `pgserver` wheel's
+binaries, 127.0.0.1, a temporary data directory, fsync off) and stops it after.
+
+`quality`: SciFact nDCG@10 (`bench/quality.py`'s `scifact`) and SQuAD evaluation-half recall@5
+(the same sample `bench/quality.py` draws, from the same seed), once with a snapshot directory and
+once with `QA_STORE_URL` pointing at the server.
+
+`scale`: synthetic passages and vectors as in `bench/scale.py` (three sentences of one source text
+each; the vector is the normalised sum of its sentences' encoded vectors plus noise, made by a stand-in
+encoder, and no entity tagging), indexed through each store's own `build` (the code `qa index`
+runs), one passage per document. Prints the load time, hybrid retrieval latency p50/p95 (real SQuAD
+questions, encoded once; `HybridRetriever.run` as `qa search` runs it), and an incremental build
+with `--changed` documents edited (one sentence replaced): wall time and bytes written (the new
+snapshot directory; PostgreSQL's WAL, `pg_current_wal_lsn()` before and after). The machine is
+shared and noisy: compare the two backends within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import quality  # noqa: E402
+import scale  # noqa: E402
+from embeddings.encoder import load_encoder  # noqa: E402
+from qa.config import get_settings  # noqa: E402
+from qa.corpus import Document  # noqa: E402
+from qa.evaluation import percentile  # noqa: E402
+from qa.retrieval import HybridRetriever  # noqa: E402
+from qa.squad import EVAL_ARTICLES, contains_gold, load_squad  # noqa: E402
+from qa.stores.local import LocalStore  # noqa: E402
+from qa.stores.postgres import PgStore  # noqa: E402
+from tests.pgcluster import PgCluster  # noqa: E402
+
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+def server() -> tuple[PgCluster, str]:
+    cluster = PgCluster().init().start()
+    url = cluster.create_database("bench")
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:  # HNSW builds in memory, as a production server would allow
+        conn.execute(b"ALTER SYSTEM SET maintenance_work_mem = '1GB'")
+        conn.execute(b"SELECT pg_reload_conf()")
+    return cluster, url
+
+
+# ---- quality ---------------------------------------------------------------------------------
+def squad_recall(args: argparse.Namespace) -> dict[str, Any]:
+    """recall@5 on `bench/quality.py`'s SQuAD sample (same seed, same draw), without the answering part."""
+    documents, questions = load_squad(quality.BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)
+    sample = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline, seconds, n_passages = quality.build(documents, args.backend, args.max_passage_chars, Path(tmp))
+        hits = sum(any(contains_gold(r.passage, q.answers) for r in pipeline.search(q.question, 5).results) for q in sample)
+    return {"passages": n_passages, "questions": len(sample), "seed": args.seed, "index_s": round(seconds, 1),
+            "recall@5": round(hits / len(sample), 4)}
+
+
+def run_quality(args: argparse.Namespace) -> None:
+    cluster, url = server()
+    try:
+        rows = {}
+        for name, store_url in (("local", None), ("postgresql", url)):
+            os.environ.pop("QA_STORE_URL", None)
+            if store_url:
+                os.environ["QA_STORE_URL"] = store_url
+            rows[name] = {"scifact": quality.scifact(args), "squad": squad_recall(args)}
+            print(name, rows[name], flush=True)
+    finally:
+        cluster.stop()
+    s = rows["local"]["squad"]
+    print(f"\nSQuAD: {s['questions']} questions (seed {s['seed']}), {s['passages']} passages; SciFact: 300 test queries")
+    print("| backend | SciFact nDCG@10 hybrid | bm25 | dense | SQuAD recall@5 | SciFact index s | SQuAD index s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        n = r["scifact"]["ndcg@10"]
+        print(f"| {name} | {n['hybrid']:.4f} | {n['bm25']:.4f} | {n['dense']:.4f} | {r['squad']['recall@5']:.4f} | "
+              f"{r['scifact']['index_s']} | {r['squad']['index_s']} |")
+
+
+# ---- scale -----------------------------------------------------------------------------------
+class SyntheticEncoder:
+    """Stands in for the encoder at scale: a text's vector is its pool sentences' vectors summed, plus noise."""
+
+    def __init__(self, pool: list[str], pool_vectors: np.ndarray, model_name: str) -> None:
+        self.row = {s: i for i, s in enumerate(pool)}
+        self.pool_vectors = pool_vectors
+        self.model_name, self.backend, self.dim = model_name, "synthetic", pool_vectors.shape[1]
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: Any = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            rows = [self.row[s] for s in SPLIT.split(text.strip()) if s in self.row]
+            noise = np.random.default_rng(zlib.crc32(text.encode())).normal(scale=0.05, size=self.dim)
+            out[i] = self.pool_vectors[rows].sum(axis=0) + noise
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        if progress:
+            progress(len(texts))
+        return out
+
+
+class NoTagger:
+    model = "none"
+
+    def run(self, texts: list[str], starts: list[int], progress: Any = None) -> list[list]:
+        if progress:
+            progress(len(texts))
+        return [[] for _ in texts]
+
+
+def synthetic_documents(n: int, pool: list[str], source_of: list[int], rng: np.random.Generator) -> list[Document]:
+    by_source: dict[int, list[int]] = {}
+    for i, source in enumerate(source_of):
+        by_source.setdefault(source, []).append(i)
+    groups = [np.array(m) for m in by_source.values() if len(m) >= 3]
+    weights = np.array([len(g) for g in groups], dtype=float)
+    chosen = rng.choice(len(groups), size=n, p=weights / weights.sum())
+    return [edit(Document(f"d{i}", "", ""), [pool[j] for j in groups[g][rng.integers(0, len(groups[g]), 3)]])
+            for i, g in enumerate(chosen)]
+
+
+def edit(doc: Document, sentences: list[str]) -> Document:
+    text = " ".join(sentences)
+    return Document(doc.doc_id, text, "", content_hash=f"{zlib.crc32(text.encode()):08x}")
+
+
+def snapshot_bytes(store: LocalStore) -> int:
+    return sum(p.stat().st_size for p in (store.root / str(store.current_version())).rglob("*") if p.is_file())
+
+
+def wal_lsn(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(b"SELECT pg_current_wal_lsn()::text").fetchone()[0]  # type: ignore[index]
+
+
+def wal_since(url: str, lsn: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return int(conn.execute(b"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (lsn,)).fetchone()[0])  # type: ignore[index]
+
+
+def run_scale(args: argparse.Namespace) -> None:
+    encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
+    pool, source_of = scale.sentence_pool(args.pool, args.seed)
+    keep = [i for i, s in enumerate(pool) if s[-1] in ".!?"]  # joined, they split back into the same sentences
+    pool, source_of = [pool[i] for i in keep], [source_of[i] for i in keep]
+    fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
+    squad = [q.question for q in load_squad(quality.BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
+    questions = random.Random(args.seed).sample(squad, args.queries)
+    query_vectors = encoder.encode(questions)
+    rng = np.random.default_rng(args.seed)
+    docs = synthetic_documents(args.passages, pool, source_of, rng)
+    changed = list(docs)
+    for i in rng.choice(len(docs), size=args.changed, replace=False):
+        sentences = SPLIT.split(docs[i].text)
+        sentences[0] = pool[int(rng.integers(0, len(pool)))]
+        changed[i] = edit(docs[i], sentences)
+    ann_threshold = get_settings().ann_threshold
+    print(f"{len(docs):,} documents of one passage; {args.queries} SQuAD questions (seed {args.seed}); "
+          f"approximate search above {ann_threshold:,} passages (IVF-SQ8 locally, HNSW in PostgreSQL)", flush=True)
+    cluster, url = server()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, store in (("local", LocalStore(Path(tmp))), ("postgresql", PgStore(url, exact_below=ann_threshold))):
+                with store.lock(wait_s=60):
+                    started = time.perf_counter()
+                    report = store.build(docs, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger(), rebuild=True)
+                    load_s = time.perf_counter() - started
+                assert report.passages == len(docs), report.passages
+                retriever = HybridRetriever(store.open(fake.model_name, fake.backend), fake)
+                retriever.run(questions[0], 10, query_vector=query_vectors[0])
+                ms = scale.timed(lambda i: retriever.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions)))
+                lsn = wal_lsn(url) if name == "postgresql" else ""
+                with store.lock(wait_s=60):
+                    started = time.perf_counter()
+                    update = store.build(changed, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger())
+                    update_s = time.perf_counter() - started
+                assert len(update.updated) == args.changed, len(update.updated)
+                written = wal_since(url, lsn) if isinstance(store, PgStore) else snapshot_bytes(store)
+                rows.append((name, load_s, ms, update_s, written))
+                print(rows[-1][:2], f"p50 {percentile(ms, 0.5):.1f} ms", f"update {update_s:.1f} s, {written / 2**20:.1f} MiB", flush=True)
+                store.close()
+    finally:
+        cluster.stop()
+    print(f"\n| backend | passages | load + index build | hybrid query ms p50 / p95 | update of {args.changed} documents | bytes written by it |")
+    print("|---|---|---|---|---|---|")
+    for name, load_s, ms, update_s, written in rows:
+        print(f"| {name} | {len(docs):,} | {load_s:.1f} s | {scale.percentiles(ms)} | {update_s:.2f} s | {written / 2**20:.1f} MiB |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["quality", "scale"])
+    parser.add_argument("--backend", default=get_settings().backend, help="encoder runtime")
+    parser.add_argument("--max-passage-chars", type=int, default=600)
+    parser.add_argument("--sample", type=int, default=500, help="SQuAD questions")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--changed", type=int, default=100)
+    parser.add_argument("--pool", type=int, default=6000, help="distinct sentences encoded (scale)")
+    parser.add_argument("--max-chars", type=int, default=2000, help="passage length at scale: one passage per document")
+    args = parser.parse_args()
+    args.limit = 0  # bench/quality.py's smoke-run knob: the full sets here
+    if args.what == "quality":
+        run_quality(args)
+    else:
+        run_scale(args)
+
+
+if __name__ == "__main__":
+    main()
