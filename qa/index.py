@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +73,76 @@ class Index:
         return Candidates([self.passages[i] for i in ids], dense, bm25_all[ids].astype(np.float32))
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
+    """The key stored vectors and spans are reused by: a hash of the indexed text."""
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def classify_documents(
+    documents: Iterable[Document], indexed: Mapping[str, tuple[str, str | None]], scanned_roots: list[str] | None
+) -> tuple[BuildReport, dict[str, Document], list[str]]:
+    """Sort `documents` against what is indexed (doc id → content hash and root), for every backend.
+
+    Returns the report (added, updated, unchanged, removed, duplicates), the documents to index by
+    id, and the ids of indexed documents to keep as they are: with `scanned_roots`, those from
+    folders not scanned this time. Raises CorpusError when nothing would be left to index.
+    """
+    report = BuildReport()
+    new_docs: dict[str, Document] = {}
+    for doc in documents:
+        if doc.doc_id in new_docs:
+            report.skipped_duplicates.append(doc.doc_id)
+            continue
+        new_docs[doc.doc_id] = doc
+        before = indexed.get(doc.doc_id)
+        if before is None:
+            report.added.append(doc.doc_id)
+        elif before == (doc.content_hash, doc.root):
+            report.unchanged.append(doc.doc_id)
+        else:
+            report.updated.append(doc.doc_id)
+    roots = set(scanned_roots) if scanned_roots is not None else None
+    kept: list[str] = []
+    for doc_id, (_, root) in indexed.items():
+        if doc_id in new_docs:
+            continue
+        if roots is None or root in roots:
+            report.removed.append(doc_id)
+        else:
+            kept.append(doc_id)  # indexed from a folder not scanned this time
+    if not new_docs and not kept:
+        raise CorpusError("no documents to index: give folders or files with .txt, .md, .html or .jsonl articles")
+    return report, new_docs, kept
+
+
+def tag_and_encode(
+    passages: list[Passage],
+    todo: list[int],
+    texts: list[str],
+    vectors: np.ndarray,
+    tagger: SpanTagger,
+    encoder: Encoder,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Tag and encode the passages at `todo` (embedding `texts`, one per todo) in place.
+
+    Progress counts tagging and encoding once per new passage, and every reused passage as done.
+    """
+    total, done = len(passages) + len(todo), len(passages) - len(todo)
+    if progress:
+        progress(done, total)
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
+    if todo:
+        tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
+        for i, spans in zip(todo, tagged, strict=True):
+            passages[i].spans = spans
+        vectors[todo] = encoder.encode(texts, progress=step)
 
 
 def indexed_text(passage: Passage, doc: Document) -> str:
@@ -114,32 +182,13 @@ def build_index(
     `store.lock()` held.
     """
     tagger = tagger or SpanTagger()
-    report = BuildReport()
     previous = _current_index(store, encoder)
     old_docs = previous.documents if previous else {}
-    new_docs: dict[str, Document] = {}
-    for doc in documents:
-        if doc.doc_id in new_docs:
-            report.skipped_duplicates.append(doc.doc_id)
-            continue
-        new_docs[doc.doc_id] = doc
-        old = old_docs.get(doc.doc_id)
-        if old is None:
-            report.added.append(doc.doc_id)
-        elif old.content_hash == doc.content_hash and old.root == doc.root:
-            report.unchanged.append(doc.doc_id)
-        else:
-            report.updated.append(doc.doc_id)
-    roots = set(scanned_roots) if scanned_roots is not None else None
-    for doc_id, old in old_docs.items():
-        if doc_id in new_docs:
-            continue
-        if roots is None or old.root in roots:
-            report.removed.append(doc_id)
-        else:
-            new_docs[doc_id] = old  # indexed from a folder not scanned this time
-    if not new_docs:
-        raise CorpusError("no documents to index: give folders or files with .txt, .md, .html or .jsonl articles")
+    report, new_docs, kept = classify_documents(
+        documents, {d: (doc.content_hash, doc.root) for d, doc in old_docs.items()}, scanned_roots
+    )
+    for doc_id in kept:
+        new_docs[doc_id] = old_docs[doc_id]
 
     same_chunking = previous is not None and previous.manifest.get("max_passage_chars") == max_chars
     reuse = {d for d in new_docs if d in old_docs and d not in report.updated} if same_chunking else set()
@@ -159,13 +208,13 @@ def build_index(
             continue
         if known is None:
             known = (
-                {_text_key(indexed_text(p, previous.documents[p.doc_id])): row for row, p in enumerate(previous.passages)}
+                {text_key(indexed_text(p, previous.documents[p.doc_id])): row for row, p in enumerate(previous.passages)}
                 if previous
                 else {}
             )
         for passage in chunk_document(doc_id, doc.text, max_chars):
             passages.append(passage)
-            source_rows.append(known.get(_text_key(indexed_text(passage, doc)), -1))
+            source_rows.append(known.get(text_key(indexed_text(passage, doc)), -1))
 
     vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
     todo = [i for i, row in enumerate(source_rows) if row < 0]
@@ -176,22 +225,15 @@ def build_index(
             stored = previous.passages[source_rows[i]]
             shift = passages[i].start - stored.start
             passages[i].spans = [(s + shift, e + shift, label) for s, e, label in stored.spans]
-    total = len(passages) + len(todo)  # tagging and encoding each count once per new passage
-    done = len(passages) - len(todo)
-    if progress:
-        progress(done, total)
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
-
-    if todo:
-        tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
-        for i, spans in zip(todo, tagged, strict=True):
-            passages[i].spans = spans
-        vectors[todo] = encoder.encode([indexed_text(passages[i], new_docs[passages[i].doc_id]) for i in todo], progress=step)
+    tag_and_encode(
+        passages,
+        todo,
+        [indexed_text(passages[i], new_docs[passages[i].doc_id]) for i in todo],
+        vectors,
+        tagger,
+        encoder,
+        progress,
+    )
     report.encoded = len(todo)
     report.documents, report.passages = len(new_docs), len(passages)
     if same_chunking and not report.changed and previous is not None:

@@ -11,7 +11,6 @@ Reading goes to `QA_STORE_READ_URL` when set (a streaming standby), else to the 
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 import weakref
@@ -28,7 +27,8 @@ from psycopg_pool import ConnectionPool
 
 from embeddings.encoder import canonical_model_name
 from qa.chunking import Passage, chunk_document
-from qa.corpus import CorpusError, Document
+from qa.corpus import Document
+from qa.index import classify_documents, indexed_text, tag_and_encode, text_key
 from qa.ner import SpanTagger
 from qa.snapshots import IndexStoreError
 from qa.stores import bm25
@@ -42,18 +42,8 @@ WRITER_LOCK = 0x71615F696478  # advisory lock key: "qa_idx"
 STATE_COLUMNS = "version, built_at, model, backend, dim, ner_model, max_passage_chars, documents, passages, total_terms"
 
 
-def _text_key(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
 def _new_version() -> str:
     return f"v-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-
-
-def indexed_text(passage: Passage, doc: Document) -> str:
-    from qa.index import indexed_text as local_indexed_text  # one definition for both backends
-
-    return local_indexed_text(passage, doc)
 
 
 class PgStore:
@@ -218,31 +208,7 @@ class PgStore:
         old: dict[str, tuple[str, str | None]] = (
             {} if fresh else {r[0]: (r[1], r[2]) for r in conn.execute(b"SELECT doc_id, content_hash, root FROM qa_documents")}
         )
-        report = BuildReport()
-        new_docs: dict[str, Document] = {}
-        for doc in documents:
-            if doc.doc_id in new_docs:
-                report.skipped_duplicates.append(doc.doc_id)
-                continue
-            new_docs[doc.doc_id] = doc
-            before = old.get(doc.doc_id)
-            if before is None:
-                report.added.append(doc.doc_id)
-            elif before == (doc.content_hash, doc.root):
-                report.unchanged.append(doc.doc_id)
-            else:
-                report.updated.append(doc.doc_id)
-        roots = set(scanned_roots) if scanned_roots is not None else None
-        kept = []
-        for doc_id, (_, root) in old.items():
-            if doc_id in new_docs:
-                continue
-            if roots is None or root in roots:
-                report.removed.append(doc_id)
-            else:
-                kept.append(doc_id)  # indexed from a folder not scanned this time
-        if not new_docs and not kept:
-            raise CorpusError("no documents to index: give folders or files with .txt, .md, .html or .jsonl articles")
+        report, new_docs, kept = classify_documents(documents, old, scanned_roots)
 
         same_chunking = not fresh and state.get("max_passage_chars") == max_chars
         changed = set(report.added) | set(report.updated)
@@ -255,7 +221,7 @@ class PgStore:
         for doc_id in rechunk:
             passages.extend(chunk_document(doc_id, new_docs[doc_id].text, max_chars))
         texts = [indexed_text(p, new_docs[p.doc_id]) for p in passages]
-        keys = [_text_key(t) for t in texts]
+        keys = [text_key(t) for t in texts]
         vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
         known: dict[str, tuple[int, list, np.ndarray]] = {}
         if not fresh and passages:
@@ -273,21 +239,7 @@ class PgStore:
                 passage.spans = [(s + shift, e + shift, label) for s, e, label in spans]
             else:
                 todo.append(i)
-        total, done = len(passages) + len(todo), len(passages) - len(todo)
-        if progress:
-            progress(done, total)
-
-        def step(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress(done, total)
-
-        if todo:
-            tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
-            for i, spans in zip(todo, tagged, strict=True):
-                passages[i].spans = spans
-            vectors[todo] = encoder.encode([texts[i] for i in todo], progress=step)
+        tag_and_encode(passages, todo, [texts[i] for i in todo], vectors, tagger, encoder, progress)
         report.encoded = len(todo)
         if not fresh and same_chunking and not report.changed:
             report.documents, report.passages, report.version = state["documents"], state["passages"], state["version"]
