@@ -1,6 +1,6 @@
 """BM25 for the PostgreSQL backend, computed exactly as bm25s computes it for the local one.
 
-PostgreSQL finds the passages holding a query term (tsvector, GIN); their scores come from here,
+PostgreSQL proposes passages from each query term's best postings (`qa_postings`); their scores come from here,
 from stored term counts and lengths and the global term statistics, with bm25s's formula
 (method "lucene": idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 (1 - b + b dl / avgdl)),
 k1 1.5, b 0.75) and its arithmetic: per-term scores rounded to float32, summed in float32 in
@@ -33,11 +33,6 @@ def tsvector_literal(tokens: Sequence[str]) -> str:
     for i, token in enumerate(tokens, start=1):
         positions.setdefault(token, []).append(min(i, MAX_POSITION))
     return " ".join(f"{_quote(t)}:{','.join(map(str, sorted(set(p))))}" for t, p in positions.items())
-
-
-def tsquery_literal(terms: Sequence[str]) -> str:
-    """Any of the terms (OR), as a tsquery literal."""
-    return " | ".join(_quote(t) for t in dict.fromkeys(terms))
 
 
 def idf(df: int, n: int) -> np.float32:

@@ -26,6 +26,7 @@ from qa.stores.pg_connect import db_errors
 
 DOC_COLUMNS = "doc_id, text, title, url, published, publisher, source, content_hash, root"
 MAX_EF_SEARCH = 1000
+TERM_CAP = 1000  # postings read per query term, best impact first
 
 
 def as_array(value: Any) -> np.ndarray:
@@ -127,6 +128,7 @@ class PgIndex:
         self._setting = setting
         self._state = state
         self._exact_below = exact_below
+        self.term_cap = TERM_CAP
         self._documents = _Documents(self, state["documents"])
         self._passage_freq = _PassageFreq(self)
 
@@ -181,55 +183,59 @@ class PgIndex:
         return rows
 
     def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int) -> Candidates:
-        """Dense and BM25 candidates, scored by both, from one consistent snapshot of the database.
+        """Dense and BM25 candidates, scored by both, from one consistent snapshot in two statements.
 
         Dense: the `pool` nearest by cosine, exact below `exact_below` passages (as the local
-        index's flat search), HNSW above. BM25: PostgreSQL ranks the passages matching any query
-        term (GIN) in float8 and returns twice `pool`; they are re-scored here exactly as bm25s
-        does and the best `pool` kept, so the cut falls where the local index puts it.
+        index's flat search), HNSW above. BM25: each query term's best `term_cap` postings by
+        impact (its BM25 weight without idf), ranked in float8 by BM25 over what was read, twice
+        `pool` kept; they are re-scored here exactly as bm25s does and the best `pool` kept, so the
+        cut falls where the local index puts it. A term in at most `term_cap` passages is read
+        whole, so on such indexes the candidates are those of an exhaustive scan; above, a
+        passage outside every term's best `term_cap` is not proposed (its scores stay exact).
         """
         vector = np.asarray(vector, dtype=np.float32)
         state = self._state
         terms = list(dict.fromkeys(query_terms))
+        exact = state["passages"] < self._exact_below
+        counts = [query_terms.count(t) for t in terms]
+        params = {
+            "vector": vector,
+            "pool": pool,
+            "terms": terms,
+            "counts": counts,
+            "cap": self.term_cap,
+            "limit": 2 * pool,
+            "k1": bm25.BM25_K1,
+            "b": bm25.BM25_B,
+            "ef": str(min(MAX_EF_SEARCH, max(40, 2 * pool))),
+        }
         with db_errors(self._url, self._setting), self._pool.connection() as conn, conn.transaction():
-            row = conn.execute("SELECT version FROM qa_state").fetchone()
-            self._check(row[0] if row else None)
-            exact = state["passages"] < self._exact_below
-            if not exact:
-                conn.execute(f"SET LOCAL hnsw.ef_search = {min(MAX_EF_SEARCH, max(40, 2 * pool))}".encode())
-            order = "(embedding <=> %s) + 0" if exact else "embedding <=> %s"  # "+ 0": not the HNSW index
-            dense_ids = [
-                r[0] for r in conn.execute(f"SELECT id FROM qa_passages ORDER BY {order} LIMIT %s".encode(), (vector, pool))
-            ]
-            df: dict[str, int] = {}
-            sparse_ids: list[int] = []
-            if terms:
-                df = dict(conn.execute(b"SELECT term, df FROM qa_terms WHERE term = ANY(%s)", (terms,)).fetchall())
-                self._passage_freq.remember(df, terms)
-                if df:
-                    sparse_ids = [r[0] for r in conn.execute(BM25_SQL, self._bm25_params(query_terms, df, 2 * pool)).fetchall()]
-            ids = sorted(set(dense_ids) | set(sparse_ids))
-            rows = conn.execute(ROWS_SQL, (terms, ids)).fetchall() if ids else []
-            wanted = {r[1] for r in rows if self._documents.cached(r[1]) is None}
+            head = conn.execute(HEAD_SQL, params).fetchall()  # version, ef_search for this transaction, df
+            self._check(head[0][0] if head else None)
+            df = {r[1]: int(r[2]) for r in head if r[1] is not None}
+            self._passage_freq.remember(df, terms)
+            rows = conn.execute(EXACT_SQL if exact else ANN_SQL, params, binary=True).fetchall()
+            wanted = sorted({r[3] for r in rows if self._documents.cached(r[3]) is None})
             if wanted:
-                found = conn.execute(f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s)".encode(), (list(wanted),))
+                found = conn.execute(
+                    f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s)".encode(), (wanted,), binary=True
+                )
                 self._documents._remember([_document(r) for r in found])
         scored = bm25.scores(
             [t for t in query_terms if t in df],
             df,
             state["passages"],
             state["total_terms"],
-            [r[7] for r in rows],
-            [r[6] for r in rows],
+            [r[9] for r in rows],
+            [r[8] for r in rows],
         )
-        position = {r[0]: i for i, r in enumerate(rows)}
-        sparse = [i for i in sparse_ids if i in position and scored[position[i]] > 0]
-        sparse.sort(key=lambda i: (-scored[position[i]], i))
-        keep = set(dense_ids) | set(sparse[:pool])
-        chosen = [i for i, r in enumerate(rows) if r[0] in keep]
+        sparse = [i for i, r in enumerate(rows) if r[2] and scored[i] > 0]
+        sparse.sort(key=lambda i: (-scored[i], rows[i][0]))
+        keep = {i for i, r in enumerate(rows) if r[1]} | set(sparse[:pool])
+        chosen = [i for i in range(len(rows)) if i in keep]
         passages = []
         for i in chosen:
-            _, doc_id, start, end, sentences, spans, _, _, _ = rows[i]
+            _, _, _, doc_id, start, end, sentences, spans, _, _, _ = rows[i]
             doc = self._documents[doc_id]
             passages.append(
                 Passage(
@@ -242,48 +248,48 @@ class PgIndex:
                     [tuple(s) for s in spans],
                 )
             )
-        vectors = np.array([as_array(rows[i][8]) for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
+        vectors = np.array([as_array(rows[i][10]) for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
         dense = vectors @ vector if len(chosen) else np.zeros(0, np.float32)
         return Candidates(passages, dense, scored[chosen].astype(np.float32))
 
-    def _bm25_params(self, query_terms: list[str], df: dict[str, int], limit: int) -> dict[str, Any]:
-        weights: dict[str, int] = {}
-        for term in query_terms:
-            if term in df:
-                weights[term] = weights.get(term, 0) + 1
-        n = self._state["passages"]
-        return {
-            "terms": list(weights),
-            "weights": [weights[t] * float(bm25.idf(df[t], n)) for t in weights],
-            "tsquery": bm25.tsquery_literal(list(weights)),
-            "avgdl": self._state["total_terms"] / max(n, 1),
-            "k1": bm25.BM25_K1,
-            "b": bm25.BM25_B,
-            "limit": limit,
-        }
 
-
-# Passages holding any query term (GIN), ranked by BM25 in float8; re-scored exactly in Python.
-BM25_SQL = b"""
-WITH q AS (SELECT * FROM unnest(%(terms)s::text[], %(weights)s::float8[]) AS q(term, weight))
-SELECT p.id
-FROM qa_passages p
-CROSS JOIN LATERAL unnest(p.tsv) AS u
-JOIN q ON q.term = u.lexeme
-WHERE p.tsv @@ %(tsquery)s::tsquery
-GROUP BY p.id
-ORDER BY sum(q.weight * cardinality(u.positions)
-             / (cardinality(u.positions) + %(k1)s * (1 - %(b)s + %(b)s * p.n_terms / %(avgdl)s))) DESC, p.id
-LIMIT %(limit)s
+# The version this transaction reads, HNSW's candidate list for it, and the query terms' passage counts.
+HEAD_SQL = b"""
+SELECT s.version, t.term, t.df, set_config('hnsw.ef_search', %(ef)s, true)
+FROM qa_state s LEFT JOIN qa_terms t ON t.term = ANY(%(terms)s::text[])
 """
 
-# Each candidate with what scoring needs: offsets, sentences, spans, length, query-term counts, vector.
-ROWS_SQL = b"""
-SELECT p.id, p.doc_id, p.start_char, p.end_char, p.sentences, p.spans, p.n_terms,
-       (SELECT coalesce(jsonb_object_agg(u.lexeme, cardinality(u.positions)), '{}'::jsonb)
-          FROM unnest(p.tsv) AS u WHERE u.lexeme = ANY(%s::text[])) AS tf,
+# Dense ids, BM25 ids and then each candidate with what scoring needs: (id, is dense, is BM25,
+# doc id, offsets, sentences, spans, length, query-term counts, vector). BM25 reads each term's
+# best postings by impact (btree, index-only) and ranks by float8 BM25 over them.
+_CANDIDATES_SQL = """
+WITH st AS (SELECT passages, greatest(total_terms::float8 / greatest(passages, 1), 1) AS avgdl FROM qa_state),
+q AS (
+    SELECT w.term, w.n * ln(1 + (st.passages - t.df + 0.5)::float8 / (t.df + 0.5)) AS weight
+    FROM unnest(%(terms)s::text[], %(counts)s::int[]) AS w(term, n)
+    JOIN qa_terms t ON t.term = w.term CROSS JOIN st
+),
+dense AS (SELECT id FROM qa_passages ORDER BY {order} LIMIT %(pool)s),
+sparse AS (
+    SELECT c.passage_id AS id
+    FROM q CROSS JOIN LATERAL (
+        SELECT po.passage_id, po.tf, po.n_terms FROM qa_postings po
+        WHERE po.term = q.term ORDER BY po.impact DESC, po.passage_id LIMIT %(cap)s
+    ) c CROSS JOIN st
+    GROUP BY c.passage_id
+    ORDER BY sum(q.weight * c.tf / (c.tf + %(k1)s * (1 - %(b)s + %(b)s * c.n_terms / st.avgdl))) DESC, c.passage_id
+    LIMIT %(limit)s
+),
+ids AS (
+    SELECT id, bool_or(is_dense) AS is_dense, bool_or(NOT is_dense) AS is_sparse
+    FROM (SELECT id, true AS is_dense FROM dense UNION ALL SELECT id, false FROM sparse) u GROUP BY id
+)
+SELECT p.id, ids.is_dense, ids.is_sparse, p.doc_id, p.start_char, p.end_char, p.sentences, p.spans, p.n_terms,
+       (SELECT coalesce(jsonb_object_agg(u.lexeme, cardinality(u.positions)), '{{}}'::jsonb)
+          FROM unnest(p.tsv) AS u WHERE u.lexeme = ANY(%(terms)s::text[])) AS tf,
        p.embedding
-FROM qa_passages p
-WHERE p.id = ANY(%s::bigint[])
+FROM ids JOIN qa_passages p ON p.id = ids.id
 ORDER BY p.id
 """
+EXACT_SQL = _CANDIDATES_SQL.format(order="(embedding <=> %(vector)s) + 0").encode()  # "+ 0": not the HNSW index
+ANN_SQL = _CANDIDATES_SQL.format(order="embedding <=> %(vector)s").encode()

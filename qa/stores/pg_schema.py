@@ -8,6 +8,8 @@ migrate; `check_schema` tells them to run `qa migrate` against the primary.
 
 The embedding column starts untyped (`vector`); the first `qa index` types it `vector(dim)` for
 its model and builds the HNSW index (cosine), since the dimension is the model's to decide.
+Migration 2 adds `qa_postings`, BM25's postings with a btree read best-impact-first, filled from
+the stored tsvectors, and drops the GIN index that searched them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,13 @@ from __future__ import annotations
 import psycopg
 
 from qa.snapshots import IndexStoreError
+from qa.stores.base import BM25_B, BM25_K1
 
 MIGRATE_LOCK = 0x71615F6D6967  # advisory lock key: "qa_mig"
+
+# A posting's impact: its term's BM25 weight without idf (k1 1.5, b 0.75, as bm25s). A term's
+# postings are read best-first by it, so a query reads a bounded number of them (qa.stores.pg_reader).
+IMPACT_SQL = f"({{tf}})::float8 / (({{tf}}) + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * ({{dl}}) / ({{avgdl}})))"
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -70,6 +77,26 @@ MIGRATIONS: list[tuple[str, str]] = [
             total_terms bigint NOT NULL DEFAULT 0
         );
         INSERT INTO qa_state (id) VALUES (1);
+        """,
+    ),
+    (
+        "BM25 postings ordered by impact, replacing the GIN index on tsvector",
+        f"""
+        CREATE TABLE qa_postings (           -- one row per (term, passage holding it)
+            term text NOT NULL,
+            passage_id bigint NOT NULL,      -- qa_passages.id; deleted with its passage by the writer
+            tf int NOT NULL,                 -- occurrences in the indexed text
+            n_terms int NOT NULL,            -- the passage's BM25 length
+            impact real NOT NULL             -- tf / (tf + k1 (1 - b + b n_terms / avgdl)), avgdl when written
+        );
+        INSERT INTO qa_postings (term, passage_id, tf, n_terms, impact)
+        SELECT u.lexeme, p.id, cardinality(u.positions), p.n_terms,
+               {IMPACT_SQL.format(tf="cardinality(u.positions)", dl="p.n_terms",
+                                  avgdl="greatest(s.total_terms::float8 / greatest(s.passages, 1), 1)")}
+        FROM qa_passages p CROSS JOIN qa_state s, unnest(p.tsv) u;
+        CREATE INDEX qa_postings_term ON qa_postings (term, impact DESC, passage_id) INCLUDE (tf, n_terms);
+        CREATE INDEX qa_postings_passage ON qa_postings (passage_id);
+        DROP INDEX qa_passages_tsv;
         """,
     ),
 ]

@@ -35,10 +35,15 @@ from qa.stores import bm25
 from qa.stores.base import BuildReport
 from qa.stores.pg_connect import CONNECT_TIMEOUT_S, db_errors, redact
 from qa.stores.pg_reader import DOC_COLUMNS, PgIndex, as_array
-from qa.stores.pg_schema import check_schema, migrate
+from qa.stores.pg_schema import IMPACT_SQL, check_schema, migrate
 from qa.text import terms
 
 WRITER_LOCK = 0x71615F696478  # advisory lock key: "qa_idx"
+# The postings' search indexes (as in migration 2), built after the rows on a first build.
+POSTINGS_INDEXES = {
+    "qa_postings_term": "(term, impact DESC, passage_id) INCLUDE (tf, n_terms)",
+    "qa_postings_passage": "(passage_id)",
+}
 STATE_COLUMNS = "version, built_at, model, backend, dim, ner_model, max_passage_chars, documents, passages, total_terms"
 
 
@@ -275,30 +280,70 @@ class PgStore:
         keys: list[str],
         vectors: np.ndarray,
     ) -> str:
-        """One transaction: drop what changed, write what is new, bump the version. All or nothing."""
+        """One transaction: drop what changed, write what is new, bump the version. All or nothing.
+
+        Rows go in with COPY. The first build (nothing published yet, so nobody reads) loads the
+        tables without their search indexes and builds those after (HNSW, postings), which is
+        several times faster than growing them row by row; later runs keep them, so readers are
+        never blocked.
+        """
         version = _new_version()
+        bulk = fresh and not state.get("version")
         retype = fresh and state.get("dim") != identity["dim"]
         with conn.transaction():
             if fresh:
+                conn.execute(b"DELETE FROM qa_postings")
                 conn.execute(b"DELETE FROM qa_documents")  # DELETE, not TRUNCATE: readers keep reading meanwhile
                 conn.execute(b"DELETE FROM qa_terms")
-            if retype:  # first build, or a rebuild for a model of another dimension
+            if bulk or retype:  # first build, or a rebuild for a model of another dimension
                 conn.execute(b"DROP INDEX IF EXISTS qa_passages_embedding")
+            if bulk:
+                for name in POSTINGS_INDEXES:
+                    conn.execute(f"DROP INDEX IF EXISTS {name}".encode())
+            if retype:
                 conn.execute(f"ALTER TABLE qa_passages ALTER COLUMN embedding TYPE vector({int(identity['dim'])})".encode())
             self._drop(conn, replaced, removed)
-            conn.cursor().executemany(
-                f"INSERT INTO qa_documents ({DOC_COLUMNS}) VALUES ({', '.join(['%s'] * 9)}) "
-                "ON CONFLICT (doc_id) DO UPDATE SET text = EXCLUDED.text, title = EXCLUDED.title, url = EXCLUDED.url, "
-                "published = EXCLUDED.published, publisher = EXCLUDED.publisher, source = EXCLUDED.source, "
-                "content_hash = EXCLUDED.content_hash, root = EXCLUDED.root".encode(),
-                [(d.doc_id, d.text, d.title, d.url, d.published, d.publisher, d.source, d.content_hash, d.root) for d in docs],
-            )
-            ordinals: dict[str, int] = {}
-            rows = []
+            self._write_documents(conn, docs, bulk)
+            self._write_passages(conn, passages, texts, keys, vectors)
+            if docs:
+                self._write_postings(conn, [d.doc_id for d in docs], bulk)
+            if bulk:
+                for name, sql in POSTINGS_INDEXES.items():
+                    conn.execute(f"CREATE INDEX {name} ON qa_postings {sql}".encode())
+            if bulk or retype:
+                conn.execute(b"CREATE INDEX qa_passages_embedding ON qa_passages USING hnsw (embedding vector_cosine_ops)")
+            self._set_state(conn, version, identity)
+        if bulk:  # statistics and visibility map for the planner and index-only scans; outside the transaction
+            conn.execute(b"VACUUM (ANALYZE) qa_passages, qa_postings, qa_terms, qa_documents")
+        return version
+
+    def _write_documents(self, conn: psycopg.Connection, docs: list[Document], bulk: bool) -> None:
+        rows = [(d.doc_id, d.text, d.title, d.url, d.published, d.publisher, d.source, d.content_hash, d.root) for d in docs]
+        if bulk:  # an empty table: nothing to update
+            with conn.cursor().copy(f"COPY qa_documents ({DOC_COLUMNS}) FROM STDIN".encode()) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        conn.cursor().executemany(
+            f"INSERT INTO qa_documents ({DOC_COLUMNS}) VALUES ({', '.join(['%s'] * 9)}) "
+            "ON CONFLICT (doc_id) DO UPDATE SET text = EXCLUDED.text, title = EXCLUDED.title, url = EXCLUDED.url, "
+            "published = EXCLUDED.published, publisher = EXCLUDED.publisher, source = EXCLUDED.source, "
+            "content_hash = EXCLUDED.content_hash, root = EXCLUDED.root".encode(),
+            rows,
+        )
+
+    def _write_passages(
+        self, conn: psycopg.Connection, passages: list[Passage], texts: list[str], keys: list[str], vectors: np.ndarray
+    ) -> None:
+        ordinals: dict[str, int] = {}
+        with conn.cursor().copy(
+            b"COPY qa_passages (doc_id, ordinal, start_char, end_char, text, sentences, spans, text_hash, n_terms, tsv, "
+            b"embedding) FROM STDIN"
+        ) as copy:
             for passage, text, key, vector in zip(passages, texts, keys, vectors, strict=True):
                 tokens = terms(text)
                 ordinal = ordinals[passage.doc_id] = ordinals.get(passage.doc_id, -1) + 1
-                rows.append(
+                copy.write_row(
                     (
                         passage.doc_id,
                         ordinal,
@@ -313,25 +358,31 @@ class PgStore:
                         vector,
                     )
                 )
-            conn.cursor().executemany(
-                b"INSERT INTO qa_passages (doc_id, ordinal, start_char, end_char, text, sentences, spans, text_hash, "
-                b"n_terms, tsv, embedding) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s)",
-                rows,
-            )
-            if docs:
-                conn.execute(
-                    b"INSERT INTO qa_terms (term, df) SELECT u.lexeme, count(*) FROM qa_passages p, unnest(p.tsv) u "
-                    b"WHERE p.doc_id = ANY(%s) GROUP BY u.lexeme "
-                    b"ON CONFLICT (term) DO UPDATE SET df = qa_terms.df + EXCLUDED.df",
-                    ([d.doc_id for d in docs],),
-                )
-            if retype:
-                conn.execute(b"CREATE INDEX qa_passages_embedding ON qa_passages USING hnsw (embedding vector_cosine_ops)")
-            self._set_state(conn, version, identity)
-        return version
+
+    def _write_postings(self, conn: psycopg.Connection, doc_ids: list[str], bulk: bool) -> None:
+        """Postings and term counts of these documents' passages, from their tsvectors (all passages when bulk)."""
+        row = conn.execute(b"SELECT sum(n_terms)::float8 / nullif(count(*), 0) FROM qa_passages").fetchone()
+        avgdl = max(float(row[0] or 1.0), 1.0) if row else 1.0  # impacts only order a term's postings
+        impact = IMPACT_SQL.format(tf="cardinality(u.positions)", dl="p.n_terms", avgdl="%(avgdl)s::float8")
+        where = "" if bulk else "WHERE p.doc_id = ANY(%(docs)s)"
+        conn.execute(
+            "INSERT INTO qa_postings (term, passage_id, tf, n_terms, impact) "
+            f"SELECT u.lexeme, p.id, cardinality(u.positions), p.n_terms, {impact} FROM qa_passages p, unnest(p.tsv) u "
+            f"{where}".encode(),
+            {"avgdl": avgdl, "docs": doc_ids},
+        )
+        if bulk:
+            conn.execute(b"INSERT INTO qa_terms (term, df) SELECT term, count(*) FROM qa_postings GROUP BY term")
+            return
+        conn.execute(
+            b"INSERT INTO qa_terms (term, df) SELECT u.lexeme, count(*) FROM qa_passages p, unnest(p.tsv) u "
+            b"WHERE p.doc_id = ANY(%s) GROUP BY u.lexeme "
+            b"ON CONFLICT (term) DO UPDATE SET df = qa_terms.df + EXCLUDED.df",
+            (doc_ids,),
+        )
 
     def _drop(self, conn: psycopg.Connection, replaced: list[str], removed: list[str]) -> None:
-        """Take these documents' passages out of the term statistics and the tables."""
+        """Take these documents' passages out of the term statistics, the postings and the tables."""
         if not replaced:
             return
         conn.execute(
@@ -340,6 +391,9 @@ class PgStore:
             (replaced,),
         )
         conn.execute(b"DELETE FROM qa_terms WHERE df <= 0")
+        conn.execute(
+            b"DELETE FROM qa_postings WHERE passage_id IN (SELECT id FROM qa_passages WHERE doc_id = ANY(%s))", (replaced,)
+        )
         conn.execute(b"DELETE FROM qa_passages WHERE doc_id = ANY(%s)", (replaced,))
         if removed:
             conn.execute(b"DELETE FROM qa_documents WHERE doc_id = ANY(%s)", (removed,))
