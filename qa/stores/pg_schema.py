@@ -24,6 +24,9 @@ MIGRATE_LOCK = 0x71615F6D6967  # advisory lock key: "qa_mig"
 # A posting's impact: its term's BM25 weight without idf (k1 1.5, b 0.75, as bm25s). A term's
 # postings are read best-first by it, so a query reads a bounded number of them (qa.stores.pg_reader).
 IMPACT_SQL = f"({{tf}})::float8 / (({{tf}}) + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * ({{dl}}) / ({{avgdl}})))"
+_BACKFILL_IMPACT = IMPACT_SQL.format(
+    tf="cardinality(u.positions)", dl="p.n_terms", avgdl="greatest(s.total_terms::float8 / greatest(s.passages, 1), 1)"
+)
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -91,8 +94,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         INSERT INTO qa_postings (term, passage_id, tf, n_terms, impact)
         SELECT u.lexeme, p.id, cardinality(u.positions), p.n_terms,
-               {IMPACT_SQL.format(tf="cardinality(u.positions)", dl="p.n_terms",
-                                  avgdl="greatest(s.total_terms::float8 / greatest(s.passages, 1), 1)")}
+               {_BACKFILL_IMPACT}
         FROM qa_passages p CROSS JOIN qa_state s, unnest(p.tsv) u;
         CREATE INDEX qa_postings_term ON qa_postings (term, impact DESC, passage_id) INCLUDE (tf, n_terms);
         CREATE INDEX qa_postings_passage ON qa_postings (passage_id);
