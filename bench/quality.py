@@ -12,7 +12,9 @@ printed): recall@5 (a top-5 passage holds a gold answer), answered share, answer
 `short_answer` exact match and F1 (SQuAD's normalisation), and false answers: the same questions
 asked of an index of articles 0-23, where each answer given is wrong. `--limit` shrinks both for
 a smoke run. With `QA_STORE_URL=postgresql://...` the indexes are built in that database instead
-(its index is replaced), to compare the PostgreSQL backend with the snapshot directory.
+(its index is replaced), to compare the PostgreSQL backend with the snapshot directory; SQuAD's
+second index (articles 0-23) goes to a database of its own, the URL's name + `_other`, created on
+the same server when missing (the role needs CREATEDB, or create it yourself with pgvector).
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import argparse
 import csv
 import json
 import math
+import os
 import random
 import sys
-import os
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,19 +41,44 @@ from embeddings.encoder import load_encoder  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.corpus import Document  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402
-from qa.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
-from qa.stores import open_store  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
+from qa.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
+from qa.stores import is_postgres_url, open_store  # noqa: E402
+from qa.stores.pg_connect import redact  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 MODES = {"hybrid": None, "bm25": 0.0, "dense": 1.0}  # dense weight in fusion (None: the default)
 
 
-def build(documents: list[Document], backend: str, max_chars: int, workdir: Path) -> tuple[QAPipeline, float, int]:
-    """Index into a fresh snapshot directory, or into QA_STORE_URL=postgresql://... (replaced: --rebuild)."""
+def own_database(url: str, suffix: str) -> str:
+    """`url` with its database name + `suffix`, created on that server if missing: one index per database."""
+    parts = urlsplit(url)
+    name = (parts.path.lstrip("/") or "postgres") + suffix
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.Error as exc:
+        raise SystemExit(
+            f"cannot create database {name!r} for a second index next to {redact(url)} ({str(exc).strip()}): "
+            f"create it with the vector extension, or grant the role CREATEDB"
+        ) from exc
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def build(
+    documents: list[Document], backend: str, max_chars: int, workdir: Path, database_suffix: str = ""
+) -> tuple[QAPipeline, float, int]:
+    """Index into a fresh snapshot directory, or into QA_STORE_URL=postgresql://... (replaced: --rebuild).
+
+    Indexes that must live side by side pass distinct `database_suffix`es: with PostgreSQL each gets
+    its own database (one index per database), with snapshots `workdir` already separates them.
+    """
     cache = ROOT / ".qa" / "cache"
     encoder = load_encoder("sentence-transformers/all-MiniLM-L6-v2", backend, cache)
     store_url = os.environ.get("QA_STORE_URL") or str(workdir)
+    if is_postgres_url(store_url) and database_suffix:
+        store_url = own_database(store_url, database_suffix)
     settings = get_settings(store_url=store_url, cache_dir=cache, backend=backend, max_passage_chars=max_chars)
     store = open_store(settings)
     started = time.perf_counter()
@@ -118,7 +149,7 @@ def squad(args: argparse.Namespace) -> dict:
         other_documents = other_documents[: args.limit]
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as other_tmp:
         pipeline, seconds, n_passages = build(documents, args.backend, args.max_passage_chars, Path(tmp))
-        other, _, _ = build(other_documents, args.backend, args.max_passage_chars, Path(other_tmp))
+        other, _, _ = build(other_documents, args.backend, args.max_passage_chars, Path(other_tmp), "_other")
         hits = answered = correct = false_answers = asked_short = 0
         em = f1_all = f1_short_kinds = 0.0
         latencies: list[float] = []

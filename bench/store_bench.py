@@ -1,7 +1,8 @@
 """The index in PostgreSQL next to the snapshot directory: quality, query latency, incremental updates.
 
-    .venv/bin/python bench/store_bench.py quality [--sample 500] [--seed 13]
+    .venv/bin/python bench/store_bench.py quality [--sample 500] [--seed 13] [--backends local,postgresql]
     .venv/bin/python bench/store_bench.py scale [--passages 100000] [--queries 200] [--changed 100]
+                                                [--split known|pysbd] [--backends local,postgresql]
 
 Each run starts its own PostgreSQL 16 + pgvector (`tests/pgcluster.py`: the `pgserver` wheel's
 binaries, 127.0.0.1, a temporary data directory, fsync off) and stops it after.
@@ -13,7 +14,10 @@ once with `QA_STORE_URL` pointing at the server.
 `scale`: synthetic passages and vectors as in `bench/scale.py` (three sentences of one source text
 each; the vector is the normalised sum of its sentences' encoded vectors plus noise, made by a stand-in
 encoder, and no entity tagging), indexed through each store's own `build` (the code `qa index`
-runs), one passage per document. Prints the load time, hybrid retrieval latency p50/p95 (real SQuAD
+runs), one passage per document. Sentence splitting (pysbd, about 2 ms a document here, the same
+work for both backends and the largest part of a first `qa index` at this size) is timed once on
+its own, on a sample, and the stores are handed the sentence offsets known from how each document
+was put together (`--split pysbd`: split for real inside each build). Prints the load time, hybrid retrieval latency p50/p95 (real SQuAD
 questions, encoded once; `HybridRetriever.run` as `qa search` runs it), and an incremental build
 with `--changed` documents edited (one sentence replaced): wall time and bytes written (the new
 snapshot directory; PostgreSQL's WAL, `pg_current_wal_lsn()` before and after). The machine is
@@ -42,7 +46,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import quality  # noqa: E402
 import scale  # noqa: E402
+
 from embeddings.encoder import load_encoder  # noqa: E402
+from qa import chunking  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.corpus import Document  # noqa: E402
 from qa.evaluation import percentile  # noqa: E402
@@ -59,10 +65,20 @@ SPLIT = re.compile(r"(?<=[.!?])\s+")
 def server() -> tuple[PgCluster, str]:
     cluster = PgCluster().init().start()
     url = cluster.create_database("bench")
-    with psycopg.connect(cluster.url(), autocommit=True) as conn:  # HNSW builds in memory, as a production server would allow
-        conn.execute(b"ALTER SYSTEM SET maintenance_work_mem = '1GB'")
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute(b"ALTER SYSTEM SET maintenance_work_mem = '4GB'")  # HNSW of 1M x 384 builds in memory
+        conn.execute(b"ALTER SYSTEM SET max_wal_size = '16GB'")  # no forced checkpoints in a bulk load
         conn.execute(b"SELECT pg_reload_conf()")
     return cluster, url
+
+
+KNOWN_SPLITS: dict[str, list[tuple[int, int]]] = {}  # document text -> its sentences' offsets, from how it was made
+_pysbd_split = chunking.split_sentences
+
+
+def known_split(text: str) -> list[tuple[int, int]]:
+    spans = KNOWN_SPLITS.get(text)
+    return list(spans) if spans is not None else _pysbd_split(text)
 
 
 # ---- quality ---------------------------------------------------------------------------------
@@ -82,6 +98,8 @@ def run_quality(args: argparse.Namespace) -> None:
     try:
         rows = {}
         for name, store_url in (("local", None), ("postgresql", url)):
+            if name not in args.backends:
+                continue
             os.environ.pop("QA_STORE_URL", None)
             if store_url:
                 os.environ["QA_STORE_URL"] = store_url
@@ -89,7 +107,7 @@ def run_quality(args: argparse.Namespace) -> None:
             print(name, rows[name], flush=True)
     finally:
         cluster.stop()
-    s = rows["local"]["squad"]
+    s = next(iter(rows.values()))["squad"]
     print(f"\nSQuAD: {s['questions']} questions (seed {s['seed']}), {s['passages']} passages; SciFact: 300 test queries")
     print("| backend | SciFact nDCG@10 hybrid | bm25 | dense | SQuAD recall@5 | SciFact index s | SQuAD index s |")
     print("|---|---|---|---|---|---|---|")
@@ -142,6 +160,11 @@ def synthetic_documents(n: int, pool: list[str], source_of: list[int], rng: np.r
 
 def edit(doc: Document, sentences: list[str]) -> Document:
     text = " ".join(sentences)
+    spans, start = [], 0
+    for sentence in sentences:
+        spans.append((start, start + len(sentence)))
+        start += len(sentence) + 1
+    KNOWN_SPLITS[text] = spans
     return Document(doc.doc_id, text, "", content_hash=f"{zlib.crc32(text.encode()):08x}")
 
 
@@ -175,6 +198,16 @@ def run_scale(args: argparse.Namespace) -> None:
         sentences = SPLIT.split(docs[i].text)
         sentences[0] = pool[int(rng.integers(0, len(pool)))]
         changed[i] = edit(docs[i], sentences)
+    sample = docs[: min(2000, len(docs))]
+    started = time.perf_counter()
+    for doc in sample:
+        _pysbd_split(doc.text)
+    split_ms = (time.perf_counter() - started) * 1000 / len(sample)
+    same = sum(_pysbd_split(d.text) == KNOWN_SPLITS[d.text] for d in sample[:500])
+    print(f"sentence splitting (pysbd): {split_ms:.2f} ms a document on {len(sample):,} documents, about "
+          f"{split_ms * len(docs) / 1000:.0f} s for all; pysbd agrees with the known offsets on {same} of 500", flush=True)
+    if args.split == "known":
+        chunking.split_sentences = known_split  # type: ignore[assignment]  # what chunk_document calls
     ann_threshold = get_settings().ann_threshold
     print(f"{len(docs):,} documents of one passage; {args.queries} SQuAD questions (seed {args.seed}); "
           f"approximate search above {ann_threshold:,} passages (IVF-SQ8 locally, HNSW in PostgreSQL)", flush=True)
@@ -182,7 +215,9 @@ def run_scale(args: argparse.Namespace) -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for name, store in (("local", LocalStore(Path(tmp))), ("postgresql", PgStore(url, exact_below=ann_threshold))):
+            stores = {"local": lambda: LocalStore(Path(tmp)), "postgresql": lambda: PgStore(url, exact_below=ann_threshold)}
+            for name in args.backends:
+                store = stores[name]()
                 with store.lock(wait_s=60):
                     started = time.perf_counter()
                     report = store.build(docs, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger(), rebuild=True)
@@ -190,14 +225,14 @@ def run_scale(args: argparse.Namespace) -> None:
                 assert report.passages == len(docs), report.passages
                 retriever = HybridRetriever(store.open(fake.model_name, fake.backend), fake)
                 retriever.run(questions[0], 10, query_vector=query_vectors[0])
-                ms = scale.timed(lambda i: retriever.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions)))
+                ms = scale.timed(lambda i, r=retriever: r.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions)))
                 lsn = wal_lsn(url) if name == "postgresql" else ""
                 with store.lock(wait_s=60):
                     started = time.perf_counter()
                     update = store.build(changed, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger())
                     update_s = time.perf_counter() - started
                 assert len(update.updated) == args.changed, len(update.updated)
-                written = wal_since(url, lsn) if isinstance(store, PgStore) else snapshot_bytes(store)
+                written = wal_since(url, lsn) if isinstance(store, PgStore) else snapshot_bytes(store)  # type: ignore[arg-type]
                 rows.append((name, load_s, ms, update_s, written))
                 print(rows[-1][:2], f"p50 {percentile(ms, 0.5):.1f} ms", f"update {update_s:.1f} s, {written / 2**20:.1f} MiB", flush=True)
                 store.close()
@@ -221,7 +256,12 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=100)
     parser.add_argument("--pool", type=int, default=6000, help="distinct sentences encoded (scale)")
     parser.add_argument("--max-chars", type=int, default=2000, help="passage length at scale: one passage per document")
+    parser.add_argument("--split", choices=["known", "pysbd"], default="known", help="sentence offsets at scale (see above)")
+    parser.add_argument("--backends", default="local,postgresql", help="comma-separated: local, postgresql")
     args = parser.parse_args()
+    args.backends = [b for b in args.backends.split(",") if b]
+    if not set(args.backends) <= {"local", "postgresql"}:
+        parser.error("--backends: local and/or postgresql")
     args.limit = 0  # bench/quality.py's smoke-run knob: the full sets here
     if args.what == "quality":
         run_quality(args)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import psycopg
 import pytest
 
 from conftest import ROOT
@@ -50,3 +52,22 @@ def test_load_smoke():
 def test_encoders_smoke():
     out = bench("bench/encoders.py", "--passages", "40")
     assert "| onnx-int8 |" in out and "| torch |" in out
+
+
+@needs_data
+def test_quality_squad_into_postgresql_keeps_its_two_indexes_apart(pg_cluster):
+    """The SQuAD run's second index (articles 0-23) gets a database of its own instead of replacing the first."""
+    url = pg_cluster.create_database("quality_smoke")
+    env = {**os.environ, "QA_STORE_URL": url}
+    result = subprocess.run(
+        [sys.executable, "bench/quality.py", "--only", "squad", "--limit", "40", "--sample", "20", "--json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    squad = json.loads(result.stdout)["squad"]
+    assert squad["recall@5"] >= 0.5  # asked of the evaluation half's index, not of the one built after it
+    with psycopg.connect(url) as conn:
+        main_docs = {r[0] for r in conn.execute("SELECT doc_id FROM qa_documents")}
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/quality_smoke_other") as conn:
+        other_docs = {r[0] for r in conn.execute("SELECT doc_id FROM qa_documents")}
+    assert len(main_docs) == squad["documents"] and other_docs and not main_docs & other_docs
