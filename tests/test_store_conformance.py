@@ -20,6 +20,7 @@ from conftest import CACHE_DIR, ROOT, SHARED_EVAL, Backend, run_qa
 from qa.config import BUNDLED_CORPUS
 from qa.evaluation import evaluate_file
 from qa.stores.pg_schema import LATEST
+from qa.text import terms
 from test_index_updates import CountingEncoder, write_town
 
 
@@ -310,3 +311,39 @@ def test_a_request_that_meets_a_newer_version_is_answered_from_it(pg_backend, en
         old.documents["town-0007"]
     assert "October" in pipeline.ask(question).answer  # at once, not after the next version poll
     assert pipeline.index.version == report.version and pipeline.index is not old
+
+
+def test_an_index_written_under_schema_1_gets_its_postings_on_upgrade(pg_backend, encoder, pipeline, shared_questions):
+    """Migration 2 fills `qa_postings` from the stored tsvectors: an index from before it answers as the local one."""
+    pg_backend.index([BUNDLED_CORPUS], encoder)
+    with psycopg.connect(pg_backend.url, autocommit=True) as conn:  # back to schema 1 as it was: tsvectors and GIN only
+        conn.execute("DROP TABLE qa_postings")
+        conn.execute("CREATE INDEX qa_passages_tsv ON qa_passages USING gin (tsv)")
+        conn.execute("DELETE FROM qa_schema_migrations WHERE version = 2")
+    assert run_qa("migrate", env=pg_backend.env).returncode == 0
+    with psycopg.connect(pg_backend.url, autocommit=True) as conn:
+        postings = conn.execute("SELECT count(*) FROM qa_postings").fetchone()[0]
+        assert postings == conn.execute("SELECT sum(length(tsv)) FROM qa_passages").fetchone()[0] > 0
+        assert conn.execute("SELECT to_regclass('qa_passages_tsv')").fetchone()[0] is None
+    mine = pg_backend.pipeline(encoder)
+    for question in shared_questions[:10]:
+        assert hits(mine, question) == hits(pipeline, question), question
+
+
+def test_bm25_reads_a_bounded_number_of_postings_per_term_and_scores_stay_exact(pg_backend, encoder, pipeline):
+    """With each term's postings cut to its best one, every passage returned still carries the
+    BM25 score bm25s gives it (the cut changes which passages are proposed, never a score)."""
+    pg_backend.index([BUNDLED_CORPUS], encoder)
+    mine = pg_backend.pipeline(encoder)
+    question = "When did Iran host Shoigu?"
+    query_terms = terms(question)
+    vector = encoder.encode([question])[0]
+    full = mine.index.candidates(query_terms, vector, 50)
+    mine.index.term_cap = 1
+    capped = mine.index.candidates(query_terms, vector, 50)
+    exact = dict(zip([p.id for p in full.passages], full.bm25.tolist(), strict=True))
+    assert any(s > 0 for s in capped.bm25)
+    reference = pipeline.index.candidates(query_terms, vector, 400)  # the local index, every passage with a term
+    local = dict(zip([p.id for p in reference.passages], reference.bm25.tolist(), strict=True))
+    for p, score in zip(capped.passages, capped.bm25.tolist(), strict=True):
+        assert score == local.get(p.id, 0.0) and (p.id not in exact or exact[p.id] == score)
