@@ -304,11 +304,12 @@ def remove_documents(store: IndexStore, doc_ids: list[str], model: str, backend:
     return sorted(drop), unknown
 
 
-def check_compatible(manifest: dict, path: Path, model: str, backend: str) -> None:
+def check_compatible(manifest: dict, location: Path | str, model: str, backend: str) -> None:
+    """Refuse an index (snapshot manifest or database state row) built with another model or runtime."""
     wanted_model = canonical_model_name(model)
     if manifest.get("model") != wanted_model or manifest.get("backend") != backend:
         raise IndexStoreError(
-            f"the index in {path} was built with model {manifest.get('model')!r} ({manifest.get('backend')} backend), "
+            f"the index in {location} was built with model {manifest.get('model')!r} ({manifest.get('backend')} backend), "
             f"but {wanted_model!r} ({backend} backend) is configured: set QA_MODEL/QA_BACKEND to match, "
             "or rebuild with `qa index --rebuild PATH`"
         )

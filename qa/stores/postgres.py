@@ -25,10 +25,9 @@ from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from embeddings.encoder import canonical_model_name
 from qa.chunking import Passage, chunk_document
 from qa.corpus import Document
-from qa.index import classify_documents, indexed_text, tag_and_encode, text_key
+from qa.index import check_compatible, classify_documents, indexed_text, tag_and_encode, text_key
 from qa.ner import SpanTagger
 from qa.snapshots import IndexStoreError
 from qa.stores import bm25
@@ -132,17 +131,8 @@ class PgStore:
             state = self._state(conn)
         if not state.get("version"):
             raise IndexStoreError(f"no index in {redact(self.read_url)}: build one with `qa index PATH`")
-        self._check_compatible(state, model, backend)
+        check_compatible(state, self.location, model, backend)
         return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self)
-
-    def _check_compatible(self, state: dict[str, Any], model: str, backend: str) -> None:
-        wanted = canonical_model_name(model)
-        if state.get("model") != wanted or state.get("backend") != backend:
-            raise IndexStoreError(
-                f"the index in {self.location} was built with model {state.get('model')!r} ({state.get('backend')} backend), "
-                f"but {wanted!r} ({backend} backend) is configured: set QA_MODEL/QA_BACKEND to match, "
-                "or rebuild with `qa index --rebuild PATH`"
-            )
 
     # ---- writing -------------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -209,7 +199,7 @@ class PgStore:
         state = self._state(conn)
         fresh = rebuild or not state.get("version")
         if not fresh:
-            self._check_compatible(state, encoder.model_name, encoder.backend)
+            check_compatible(state, self.location, encoder.model_name, encoder.backend)
         old: dict[str, tuple[str, str | None]] = (
             {} if fresh else {r[0]: (r[1], r[2]) for r in conn.execute(b"SELECT doc_id, content_hash, root FROM qa_documents")}
         )
@@ -413,7 +403,7 @@ class PgStore:
             state = self._state(conn)
             if not state.get("version"):
                 raise IndexStoreError(f"no index in {self.location}: build one with `qa index PATH`")
-            self._check_compatible(state, model, backend)
+            check_compatible(state, self.location, model, backend)
             found = {r[0] for r in conn.execute(b"SELECT doc_id FROM qa_documents WHERE doc_id = ANY(%s)", (doc_ids,))}
             unknown = [d for d in doc_ids if d not in found]
             if found:
