@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.answering.scorer import LinearModel, ModelError, sigmoid
 from qa.errors import Unavailable
 
 READER_DIR = Path(__file__).resolve().parent / "out" / "reader" / "shipped"
@@ -141,33 +142,18 @@ def default_reader() -> SpanReader:
 class Decision:
     """Answer or decline, from the scorer's P(answerable) and the reader's scores."""
 
-    names: tuple[str, ...]
-    coef: tuple[float, ...]
-    intercept: float
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
+    model: LinearModel
     threshold: float
 
     @classmethod
     def load(cls, path: Path = READER_DIR / "decision.json") -> Decision:
         try:
             data = json.loads(path.read_text())
-            d = data["decision"]
-            if tuple(d["names"]) != DECISION_FEATURES:
-                raise ValueError(f"features {d['names']} differ from the code's {list(DECISION_FEATURES)}")
-            return cls(
-                tuple(d["names"]),
-                tuple(d["coef"]),
-                float(d["intercept"]),
-                tuple(d["mean"]),
-                tuple(d["scale"]),
-                float(data["threshold"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return cls(LinearModel.from_dict(data["decision"], DECISION_FEATURES), float(data["threshold"]))
+        except (OSError, ValueError, KeyError, TypeError, ModelError) as exc:
             raise ReaderError(
                 f"cannot read the answer decision {path} ({exc}): retrain with bench/train_reader.py decide"
             ) from exc
 
     def probability(self, x: list[float]) -> float:
-        z = self.intercept + sum(c * (v - m) / s for c, v, m, s in zip(self.coef, x, self.mean, self.scale, strict=True))
-        return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
+        return sigmoid(self.model.logit(x))

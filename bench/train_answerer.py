@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,7 @@ from qa.answering.features import (  # noqa: E402
 from qa.answering.question import QuestionAnalysis, QuestionAnalyzer  # noqa: E402
 from qa.answering.scorer import MODEL_PATH, LinearModel, sigmoid  # noqa: E402
 from qa.config import get_settings  # noqa: E402
+from qa.corpus import Document  # noqa: E402
 from qa.index import build_index, load_index  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
 from qa.snapshots import IndexStore  # noqa: E402
@@ -57,7 +59,9 @@ FIT_ARTICLES = range(0, 18)
 VALIDATION_ARTICLES = range(18, 24)
 MAX_FALSE_ANSWERS = 0.08  # on validation questions asked of the wrong index (target <= 0.10)
 SENTENCES_FOR_SPANS = 3
-NEAR_MISS_POOL = 15  # extra passages retrieved so that removing the ones stating the answer leaves top_k
+NEAR_MISS_POOL = 15
+HALVES = {"A": range(0, 12), "B": range(12, 24)}  # two indexes of the training half: each question is asked of both
+WORKDIR = ROOT / "bench" / "out" / "train"  # extra passages retrieved so that removing the ones stating the answer leaves top_k
 
 
 @dataclass
@@ -111,6 +115,21 @@ def as_dict(model: LinearModel) -> dict:
             "intercept": round(model.intercept, 6), "mean": [round(v, 6) for v in model.mean], "scale": [round(v, 6) for v in model.scale]}
 
 
+def training_indexes(encoder: Any, documents: list[Document], workdir: Path = WORKDIR) -> tuple[dict[str, Answerer], dict[str, HybridRetriever]]:
+    """The training half's two indexes, A and B (`HALVES`), built once under `workdir` and reused."""
+    settings = get_settings()
+    answerers, retrievers = {}, {}
+    for name, articles in HALVES.items():
+        store = IndexStore(workdir / f"index-{name}")
+        if not store.exists():
+            with store.lock():
+                build_index([d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars)
+        index = load_index(store, settings.model, settings.backend)
+        answerers[name] = Answerer(index)
+        retrievers[name] = HybridRetriever(index, encoder)
+    return answerers, retrievers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top-k", type=int, default=get_settings().top_k)
@@ -118,24 +137,14 @@ def main() -> None:
     parser.add_argument("--near-miss-negatives", action="store_true",
                         help="also fit the answerable model on 'same story without the answer' cases (measured: more declines on news, "
                         "but it broke the shared floor; see README)")
-    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "train")
+    parser.add_argument("--workdir", type=Path, default=WORKDIR)
     args = parser.parse_args()
     started = time.perf_counter()
     settings = get_settings()
     encoder = load_encoder(settings.model, settings.backend, ROOT / ".qa" / "cache")
     documents, questions = load_squad(SQUAD, TRAIN_ARTICLES)
     assert max(q.article for q in questions) < 24, "training must not read the evaluation half"
-    halves = {"A": range(0, 12), "B": range(12, 24)}
-    answerers, retrievers = {}, {}
-    for name, articles in halves.items():
-        path = args.workdir / f"index-{name}"
-        store = IndexStore(path)
-        if not store.exists():
-            with store.lock():
-                build_index([d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars)
-        index = load_index(store, settings.model, settings.backend)
-        answerers[name] = Answerer(index)
-        retrievers[name] = HybridRetriever(index, encoder)
+    answerers, retrievers = training_indexes(encoder, documents, args.workdir)
     print(f"indexes ready in {time.perf_counter() - started:.0f} s; {len(questions)} training-half questions")
 
     analyzer = QuestionAnalyzer()
@@ -143,8 +152,8 @@ def main() -> None:
     cases: list[Case] = []
     for q, vector in zip(questions, vectors, strict=True):
         analysis = analyzer.run(q.question)
-        own = "A" if q.article in halves["A"] else "B"
-        for name in halves:
+        own = "A" if q.article in HALVES["A"] else "B"
+        for name in HALVES:
             answerer = answerers[name]
             hits = retrievers[name].run(q.question, args.top_k, query_vector=vector)
             settings_hits = {"own" if name == own else "other": hits}

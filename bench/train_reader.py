@@ -44,7 +44,6 @@ SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
 FIT_ARTICLES = range(0, 18)
 VALIDATION_ARTICLES = range(18, 24)
 WORKDIR = ROOT / "bench" / "out" / "reader"
-NEAR_MISS_POOL = 15
 
 
 def find_answer(sentences: list[str], answers: tuple[str, ...]) -> tuple[int, int] | None:
@@ -59,36 +58,22 @@ def find_answer(sentences: list[str], answers: tuple[str, ...]) -> tuple[int, in
 
 def make_windows(args: argparse.Namespace) -> None:
     from span_reader import READER_SENTENCES
+    from train_answerer import HALVES, NEAR_MISS_POOL, training_indexes
 
     from embeddings.encoder import load_encoder
-    from qa.answering.answerer import Answerer
     from qa.config import get_settings
-    from qa.index import build_index, load_index
-    from qa.retrieval import HybridRetriever
-    from qa.snapshots import IndexStore
 
     started = time.perf_counter()
     settings = get_settings()
     encoder = load_encoder(settings.model, settings.backend, ROOT / ".qa" / "cache")
     documents, questions = load_squad(SQUAD, TRAIN_ARTICLES)
     assert max(q.article for q in questions) < 24, "training must not read the evaluation half"
-    halves = {"A": range(0, 12), "B": range(12, 24)}
-    answerers, retrievers = {}, {}
-    for name, articles in halves.items():
-        store = IndexStore(ROOT / "bench" / "out" / "train" / f"index-{name}")
-        if not store.exists():
-            with store.lock():
-                build_index(
-                    [d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars
-                )
-        index = load_index(store, settings.model, settings.backend)
-        answerers[name] = Answerer(index)
-        retrievers[name] = HybridRetriever(index, encoder)
+    answerers, retrievers = training_indexes(encoder, documents)
     vectors = encoder.encode([q.question for q in questions])
     rows = []
     for q, vector in zip(questions, vectors, strict=True):
-        own = "A" if q.article in halves["A"] else "B"
-        for name in halves:
+        own = "A" if q.article in HALVES["A"] else "B"
+        for name in HALVES:
             answerer = answerers[name]
             settings_hits = {
                 ("own" if name == own else "other"): retrievers[name].run(q.question, settings.top_k, query_vector=vector)
@@ -279,6 +264,9 @@ def decide(args: argparse.Namespace) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     from span_reader import DECISION_FEATURES, READER_DIR, SpanReader, decision_features
+    from train_answerer import as_dict
+
+    from qa.answering.scorer import LinearModel
 
     reader = SpanReader.load()
     rows = [r for r in load_windows() if r["article"] in VALIDATION_ARTICLES]
@@ -342,16 +330,17 @@ def decide(args: argparse.Namespace) -> None:
     )
     model, scaler = fit_on(np.ones(len(rows), dtype=bool))
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    decision = LinearModel(
+        DECISION_FEATURES,
+        tuple(float(v) for v in model.coef_[0]),
+        float(model.intercept_[0]),
+        tuple(float(v) for v in scaler.mean_),
+        tuple(float(v) for v in scale),
+    )
     out = {
         "trained_on": "reader: SQuAD v1.1 dev articles 0-17; decision and threshold: articles 18-23; 24-47 never read",
         "threshold": round(threshold, 4),
-        "decision": {
-            "names": list(DECISION_FEATURES),
-            "coef": [round(float(v), 6) for v in model.coef_[0]],
-            "intercept": round(float(model.intercept_[0]), 6),
-            "mean": [round(float(v), 6) for v in scaler.mean_],
-            "scale": [round(float(v), 6) for v in scale],
-        },
+        "decision": as_dict(decision),
     }
     (READER_DIR / "decision.json").write_text(json.dumps(out, indent=1) + "\n")
     print("decision weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(DECISION_FEATURES, model.coef_[0], strict=True)))
