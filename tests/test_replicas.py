@@ -24,7 +24,7 @@ import httpx
 import pytest
 import redis
 
-from conftest import CACHE_DIR, ROOT, Server
+from conftest import CACHE_DIR, ROOT, Server, stop_process
 from fake_slack import FakeSlack
 from test_slack import SECRET, SHOIGU, signed_headers
 
@@ -124,13 +124,7 @@ class SocketModeBot:
         raise AssertionError(f"{text!r} not printed within {timeout} s:\n{self.output()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         self.log.close()
 
 
