@@ -4,7 +4,7 @@
 
 Warm latency is measured in process over the evaluation questions (each asked `--repeat` times)
 after one warm-up; cold time is the wall time of a fresh `qa ask` process on a built index.
-Targets: warm p50 < 15 ms on the bundled corpus, cold `qa ask` < 4 s.
+Targets: warm p50 < 15 ms on the bundled corpus, cold `qa ask` < 3 s.
 """
 
 from __future__ import annotations
