@@ -22,9 +22,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from train_answerer import FIT_ARTICLES, HALVES, SQUAD, training_indexes  # noqa: E402
+from train_answerer import FIT_ARTICLES, HALVES, SQUAD, fit, training_indexes  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa.answering.features import question_weights, sentence_features  # noqa: E402
@@ -61,14 +59,13 @@ def groups() -> list[Group]:
 
 def main() -> None:
     data = groups()
-    fit = [g for g in data if g[0] in FIT_ARTICLES]
+    fitting = [g for g in data if g[0] in FIT_ARTICLES]
     val = [g for g in data if g[0] not in FIT_ARTICLES]
-    print(f"{len(fit)} fitting questions (articles 0-17), {len(val)} validation questions (18-23)")
+    print(f"{len(fitting)} fitting questions (articles 0-17), {len(val)} validation questions (18-23)")
     for name, transform in (("features", lambda x: x), ("features + relative to the best candidate", relative)):
-        x = np.vstack([transform(g[1]) for g in fit])
-        y = np.concatenate([g[2] for g in fit])
-        scaler = StandardScaler().fit(x)
-        linear = LogisticRegression(max_iter=3000, class_weight="balanced").fit(scaler.transform(x), y)
+        x = np.vstack([transform(g[1]) for g in fitting])
+        y = np.concatenate([g[2] for g in fitting])
+        _, linear, scaler = fit(x, y, tuple(f"x{i}" for i in range(x.shape[1])))  # as the shipped sentence model is fitted
         boosted = HistGradientBoostingClassifier(max_depth=6, max_iter=300, learning_rate=0.05, random_state=0).fit(x, y)
         for model_name, score in (
             ("logistic regression", lambda g, m=linear, s=scaler, t=transform: m.decision_function(s.transform(t(g[1])))),
