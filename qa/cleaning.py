@@ -2,9 +2,11 @@
 
 Scrapes mix the article with site chrome: breadcrumbs, language menus, "Related" and "Ranking"
 lists, "See also" teasers, subscription and comment prompts, vote counters, photo credits and
-lists of unrelated headlines. Anything left here becomes retrievable and citable, so the rule is:
-a line survives only if it reads like article prose. Lines are judged by shape (length,
-punctuation, bullets) and by a small vocabulary of furniture phrases, never by topic.
+lists of unrelated headlines, numbered gallery captions, the lead photo's caption glued in front
+of the dateline, and photo captions standing between paragraphs with their credit. Anything left
+here becomes retrievable and citable, so the rule is: a line survives only if it reads like
+article prose. Lines are judged by shape (length, punctuation, bullets) and by a small vocabulary
+of furniture phrases, never by topic.
 """
 
 from __future__ import annotations
@@ -246,6 +248,105 @@ CREDIT_TOKEN_RE = re.compile(r"^(?:[-–—;,/&|]+|[A-Z0-9©][\w.&'’/+-]*[;,.]
 SEPARATORS_RE = re.compile(r"^[\s\-–—|•·:;,.]*$")
 PROMPT_MAX_WORDS = 45
 
+# --- Photo labels before the dateline, numbered gallery captions -------------------------------
+# A wire story opens with its dateline ("WASHINGTON (AP) —", "LONDON —", "MOSCOW, February 7.
+# /TASS/."): by that convention nothing of the story stands before it. Scrapes that put the lead
+# photo first glue its caption and credit in front of the dateline, so at the start of the body a
+# short label that ends like a caption or a credit, followed by a dateline, is furniture. Only a
+# strict dateline counts: an all-caps place (or "Place (Agency)") followed by an agency, a date or
+# a long dash and a capital, of at most three words and not preceded by another all-caps word, so
+# that acronyms in prose ("cuts to FEMA -- including", "ISIS - a network") and all-caps crossheads
+# ("SPEECH GETS POSITIVE MARKS FROM VIEWERS - The") never qualify.
+_CAPS_WORD = r"[A-Z][A-Z'’.-]*[A-Z][A-Z'’.-]*"  # two capitals at least: "ST.", "U.S.", not an initial "L."
+_CAPS_PLACE = _CAPS_WORD + r"(?:[ /-]" + _CAPS_WORD + r"){0,2}"  # LONDON, SALT LAKE CITY, SHANGHAI/WASHINGTON
+_REGION = r"(?:,\s*[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2})?"  # ", Turkey", ", Calif.", ", Germany"
+_DATE = r",\s*(?:" + "|".join(m[:3].title() for m in MONTHS) + r")[a-z]*\.?\s+\d{1,2}\b\.?"  # ", March 9", ", Feb. 7."
+_AGENCY = r"\([A-Z][A-Za-z]*\)"  # (AP), (Reuters), (CNN): one capitalised word in brackets
+_DASH = r"(?:—|–|--?-?)"
+STORY_DATELINE_RE = re.compile(
+    r"(?:" + _CAPS_PLACE + _REGION + r"(?:" + _DATE + r")?\s*" + _AGENCY + r"(?:\s*" + _DASH + r")?"
+    r"|" + _CAPS_PLACE + _REGION + _DATE + r"\s*(?:/[A-Z]+/\.?|" + _DASH + r")"
+    r"|" + _CAPS_PLACE + _REGION + r"\s*(?:—|–|--)"
+    r"|(?P<mixed>[A-Z][a-z'’.-]+(?: [A-Z][a-z'’.-]+){0,2}\s*" + _AGENCY + r"(?:\s*" + _DASH + r")?)"
+    r")(?=\s*[\"“‘']?[A-Z0-9])"
+)
+LABEL_MAX_WORDS = 45  # a caption with its credit; a longer opening is the article's own text
+LABEL_WINDOW_RE = re.compile(r"(?:\S+\s+){0,57}\S*")  # LABEL_MAX_WORDS, then room for the dateline
+CREDIT_WORDS = r"(?:Photos?|Images?|Pictures?|Photography)"
+# What a label ends with where it meets the dateline: a credit in brackets ("(Reuters Photo)", "(AP
+# Photo/Jane Doe)", "(Photo by Jane Doe)", "(AFP/Getty)", "(EPA)"), a bare credit ("Getty Images",
+# "Photos by Jane Doe", "Jane Doe/AFP"), or the full stop of a caption sentence.
+LABEL_END_RES = [
+    re.compile(r"\([^()]{0,60}\b" + CREDIT_WORDS + r"\b[^()]{0,60}\)$"),
+    re.compile(r"\((?:photos?|images?|pictures?|credit)\s*(?::|by\b)[^()]{1,80}\)$", re.IGNORECASE),
+    re.compile(r"\([A-Z]{2,}(?:\s*/\s*[A-Z][\w ]{1,30})*\)$"),
+    re.compile(r"\b[A-Z][\w&'’-]*(?: (?:[A-Z][\w&'’-]*|via)){0,3} " + CREDIT_WORDS + r"$"),
+    re.compile(r"\b" + CREDIT_WORDS + r" (?:by|courtesy of|credit:?) [^.!?]{1,60}$", re.IGNORECASE),
+    re.compile(r"[.!?…][\"'”’»)\]]*$"),
+]
+# A numbered gallery caption: "Image 3 of 10:", "Photo 2 of 5 -", "Slide 4/9", or "(1 of 8)", at the
+# start of a line or a segment, with the caption after it. Article prose does not open a sentence
+# with an image counter.
+GALLERY_COUNTER_RE = re.compile(
+    r"(?:(?i:images?|photos?|pictures?|photographs?|slides?)\s+(\d{1,3})\s*(?:of|/)\s*(\d{1,3})|\(\s*(\d{1,3})\s+of\s+(\d{1,3})\s*\))"
+    r"\s*[:.|\-–—]?(?=\s*[\"“‘']?[A-Z0-9]|\s*$)"
+)
+# The bare form "1/12 Supporters gather ..." reads like a date or like "9/11 families ...", so it
+# counts only where the document shows the same gallery twice: another index out of the same total.
+BARE_COUNTER_RE = re.compile(r"(\d{1,3}) ?/ ?(\d{1,3})(?=\s+[\"“‘']?[A-Z])")
+COUNTER_HINT_RE = re.compile(r"\d\s*(?:of|/)\s*\d")  # cheap test before the full patterns
+SENTENCE_CLOSERS = ".!?\"'”’)"  # a counter after one of these and a space starts a new sentence
+CAPTION_MAX_WORDS = 60  # a line opened by a counter is a caption up to this length
+
+# --- Captions between paragraphs ---------------------------------------------------------------
+# An image between two paragraphs leaves its caption in the text, ended by the photo's credit:
+# "   - Jane Doe, head of Example Co, opens the new plant. Provided to Example Daily   ", "Residents
+# wade through a flooded street [Photo/Agencies]", "The damaged bridge. Photo: Jane Doe". Removing
+# the credit alone leaves the caption, which reads like a sentence and can be quoted as an answer.
+# So a block that stands on its own (a line, a block between runs of spaces, or one opened by a
+# " - " bullet after a sentence), short, opening like a sentence, and ending with a photo credit is
+# a caption, credit and all. Credits are known by the generic words of the trade (photo, image,
+# picture, provided, courtesy, credit) in the shapes below, never by who is credited; a dateline
+# sentence and an attributed quote are never a caption.
+CAPTION_BLOCK_BREAK_RE = re.compile(r"\s{2,}|(?<=[.!?…\"”’])\s*(?=[-–—•]\s+[\"“‘']?[A-Z])")
+CAPTION_BULLET_RE = re.compile(r"[-–—•*·▪►]\s+")
+CAPTION_BLOCK_MAX_WORDS = 50  # a caption of two or three sentences; a longer block is a paragraph
+_PIC = r"(?i:photo(?:graph)?s?|images?|pictures?)"  # the generic credit nouns, in any case
+# Credits that run in brackets: "[Photo/Agencies]", "[Photo by Jane Doe/Example Daily]", "[Photo
+# provided to Example Daily]", "[Example Photo]", "(Photo: Example)", "(Photos by Jane Doe)", "(Photo
+# courtesy of Example)", "(Example Photo)", "(Example Photo/Jane Doe)", "(Credit: Example)".
+BRACKET_CREDIT_RE = re.compile(
+    r"\[\s*(?=[A-Z])(?:" + _PIC + r"\s*(?:[/:]|(?i:by|provided|courtesy|credits?)\b)|"
+    r"(?i:provided\s+(?:to|by)|courtesy(?:\s+of)?|credits?\s*:)\s)[^\[\]\n]{1,80}\]"
+    r"|\[(?:[A-Z][\w&'’.-]*\s+){1,3}" + _PIC + r"\s*\]"
+    r"|\(\s*(?=[A-Z])(?:" + _PIC + r"\s*(?:[/:]|(?i:by|provided|courtesy|credits?)\b)|(?i:credits?)\s*:)[^()\n]{1,80}\)"
+    r"|\((?:[A-Z][\w&'’.-]*\s+){1,3}" + _PIC + r"(?:\s*/\s*[A-Z][^()\n]{0,60})?\)"
+)
+# Credits that run to the end of their block, or to where the next sentence starts: "Provided to
+# Example Daily", "Photos provided to ...", "Photo by Jane Doe", "Photos courtesy of ...", "Photo:
+# Example", "Photo credit: ...", "Credit: ...", each followed by a capitalised name. Like the next
+# form, they open their block or follow a full stop or a dash: "The Big Picture: The People",
+# "In Pictures: Storm hits coast" are titles, not credits.
+_CREDIT_START = r"(?=[A-Z])(?:^|(?<=[.!?…\"”’)\]] )|(?<=[-–—|\s] ))"  # a capital first: fails fast
+BARE_CREDIT_RE = re.compile(
+    _CREDIT_START + r"(?:(?:" + _PIC + r"\s+)?(?i:provided\s+(?:to|by))|" + _PIC + r"\s+(?i:by|courtesy(?:\s+of)?)|"
+    r"" + _PIC + r"(?:\s+(?i:credits?))?\s*:|(?i:credits?)\s*:)\s*(?=[\"“]?[A-Z])"
+)
+# A name's photo at the end of its block: "Example Photo", "Example Photo/Jane Doe", "Jane Doe /
+# Example Images" ("the World Press Photo" ends prose too, but not after a full stop).
+NAME_PHOTO_RE = re.compile(
+    _CREDIT_START
+    + r"(?:[A-Z][\w&'’.-]*(?:\s*/\s*|\s+)){1,4}"
+    + _PIC
+    + r"(?:\s*/\s*[A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2})?(?=\s*$)"
+)
+# A caption may put a phrase in quotes (the so-called "sponge city" plan); one that quotes
+# someone at length, with the verb that attributes it, is an article's quote paragraph.
+QUOTED_WORDS_RE = re.compile(r"[\"“]\s*\S+(?:\s+[^\s\"“”]+){3,}\s*[\"”]")
+CREDIT_HINTS = ("photo", "image", "picture", "provided", "courtesy", "credit")  # a cheap test first
+CREDIT_CONNECTORS = frozenset(["for", "of", "and", "via", "by", "to", "de", "van", "von", "da", "del", "la", "le"])
+CREDIT_TAIL_MAX_WORDS = 20  # "Photos by Jane Doe / Example Daily; John Roe, Ann Poe / For Example Daily"
+
 
 def _tokens(line: str, start: int, end: int) -> list[re.Match[str]]:
     return list(TOKEN_RE.finditer(line, start, end))
@@ -292,9 +393,181 @@ def _is_quote(segment: str) -> bool:
     return bool(QUOTE_RE.search(segment) and ATTRIBUTION_RE.search(segment))
 
 
-def inline_furniture(line: str) -> list[tuple[int, int, str]]:
-    """(start, end, reason) of furniture inside one line, found by shape alone."""
+def _is_caps_word(token: str) -> bool:
+    return bool(re.fullmatch(r"[A-Z][A-Z'’./-]*[A-Z]|[A-Z]", token.rstrip("\"'”’")))
+
+
+def label_before_dateline(line: str) -> int | None:
+    """End of a photo label or credit glued in front of the dateline that opens the story, if any.
+
+    Meant for the first line of the body: a caption or credit of at most `LABEL_MAX_WORDS` words,
+    ending like one (`LABEL_END_RES`), then a strict dateline. A line that opens with its dateline
+    has nothing to remove; neither has a glued headline, which ends like neither.
+    """
+    window = LABEL_WINDOW_RE.match(line)  # the label's words and a dateline's: no need to scan further
+    for m in STORY_DATELINE_RE.finditer(line, 0, window.end() if window else len(line)):
+        prefix = line[: m.start()].rstrip()
+        if not prefix:
+            return None
+        words = prefix.split()
+        if len(words) > LABEL_MAX_WORDS:
+            return None
+        if not line[m.start() - 1].isspace() or _is_caps_word(words[-1]):
+            continue  # inside a word, or inside a run of capitals ("MARKS FROM VIEWERS")
+        # After a mixed-case "Place (X)" only a credit will do: "Microsoft (MSFT) Shares" is prose.
+        ends = LABEL_END_RES if m.group("mixed") is None else LABEL_END_RES[:-1]
+        if any(r.search(prefix) for r in ends):
+            return m.start()
+    return None
+
+
+def _starts_block(text: str, pos: int) -> bool:
+    """Does `pos` start a line, a sentence, or a block after a run of spaces (where counters stand)?"""
+    j = pos
+    while j > 0 and text[j - 1] in " \t":
+        j -= 1
+    return j == 0 or text[j - 1] == "\n" or pos - j >= 2 or (pos - j == 1 and text[j - 1] in SENTENCE_CLOSERS)
+
+
+def gallery_totals(raw: str) -> frozenset[int]:
+    """Totals of bare counters ("3/12") that number at least two items of one gallery in `raw`."""
+    indices: dict[int, set[int]] = {}
+    for m in BARE_COUNTER_RE.finditer(raw) if COUNTER_HINT_RE.search(raw) else ():
+        n, total = int(m.group(1)), int(m.group(2))
+        if 1 <= n <= total and _starts_block(raw, m.start()):
+            indices.setdefault(total, set()).add(n)
+    return frozenset(total for total, ns in indices.items() if len(ns) >= 2)
+
+
+def _is_counter(m: re.Match[str], galleries: frozenset[int]) -> bool:
+    """Is this match of `GALLERY_COUNTER_RE` or `BARE_COUNTER_RE` an item's number in its gallery?"""
+    groups = [g for g in m.groups() if g is not None]
+    n, total = int(groups[0]), int(groups[1])
+    return 1 <= n <= total and (m.re is GALLERY_COUNTER_RE or total in galleries)
+
+
+def is_gallery_caption(line: str, galleries: frozenset[int] = frozenset()) -> bool:
+    """A line opened by a gallery counter is that image's caption (up to `CAPTION_MAX_WORDS` words)."""
+    stripped = line.strip()
+    m = GALLERY_COUNTER_RE.match(stripped) or BARE_COUNTER_RE.match(stripped)
+    return m is not None and _is_counter(m, galleries) and len(stripped.split()) <= CAPTION_MAX_WORDS
+
+
+def _gallery_captions(line: str, galleries: frozenset[int]) -> list[tuple[int, int, str]]:
+    """Counters that start a segment, with the caption after them, up to where prose resumes."""
+    if not COUNTER_HINT_RE.search(line):
+        return []
+    counters = [*GALLERY_COUNTER_RE.finditer(line), *(BARE_COUNTER_RE.finditer(line) if galleries else [])]
+    counters = [m for m in counters if _is_counter(m, galleries) and _starts_block(line, m.start())]
     found: list[tuple[int, int, str]] = []
+    for m in counters:
+        seg_end = next((b for a, b in segments(line) if a <= m.start() < b), len(line))
+        resume = _prose_start(line, m.end(), seg_end)
+        if resume is None and len(line[m.end() : seg_end].split()) <= CAPTION_MAX_WORDS:
+            resume = seg_end
+        found.append((m.start(), resume if resume is not None else m.end(), "gallery caption"))
+    return found
+
+
+def _mentions_credit(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in CREDIT_HINTS)
+
+
+def _caption_blocks(line: str) -> list[tuple[int, int]]:
+    """(start, end) of the blocks of `line`: between runs of spaces, or opened by a " - " bullet."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in CAPTION_BLOCK_BREAK_RE.finditer(line):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(line)))
+    return [(a, b) for a, b in spans if line[a:b].strip()]
+
+
+def _is_credit_tail(words: list[str]) -> bool:
+    """Do these words name who is credited ("Jane Doe / For Example Daily"), rather than run on as prose?"""
+    lowercase = [w for w in words if w[:1].islower() and w.lower() not in CREDIT_CONNECTORS]
+    sentence_ends = [w for w in words[:-1] if w.endswith(("!", "?")) or (w.endswith(".") and len(w.strip(".")) > 3)]
+    return len(words) <= CREDIT_TAIL_MAX_WORDS and len(lowercase) <= 1 and not sentence_ends
+
+
+def _block_credit(line: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) of the first photo credit in the block `line[start:end]` that ends the caption
+    before it: at the block's end, or where a new sentence starts."""
+    found: list[tuple[int, int]] = []
+    if not _mentions_credit(line[start:end]):
+        return None
+    for m in BRACKET_CREDIT_RE.finditer(line, start, end):
+        found.append((m.start(), m.end()))
+    for m in BARE_CREDIT_RE.finditer(line, start, end):
+        words = line[m.end() : end].split()
+        if words and _is_credit_tail(words):
+            found.append((m.start(), m.end() + len(line[m.end() : end].rstrip())))  # to the block's end
+        elif (stop := _credit_end(line, m.end(), end)) > m.end():
+            found.append((m.start(), stop))
+    if name := NAME_PHOTO_RE.search(line, max(start, end - 200), end):  # only at the block's end
+        found.append((name.start(), name.end()))
+    for a, b in sorted(found):
+        rest = line[b:end].strip()
+        if not rest or STARTS_CAPITAL_RE.match(rest):
+            return a, b
+    return None
+
+
+def _is_caption(text: str, max_words: int = CAPTION_BLOCK_MAX_WORDS) -> bool:
+    """Could this text, standing before a photo credit, be the photo's caption?
+
+    Short, opening like a sentence, neither a dateline sentence nor an attributed quote (one that
+    opens with a quote mark, or quotes four words or more).
+    """
+    caption = CAPTION_BULLET_RE.sub("", text.strip(), count=1).rstrip(" -–—|:;,")
+    quote = ATTRIBUTION_RE.search(caption) and (caption[0] in '"“' or QUOTED_WORDS_RE.search(caption))
+    return (
+        2 <= len(caption.split()) <= max_words
+        and STARTS_CAPITAL_RE.match(caption) is not None
+        and not STORY_DATELINE_RE.match(caption)
+        and not quote
+    )
+
+
+def captions_between_paragraphs(line: str, opening: bool = False) -> list[tuple[int, int, str]]:
+    """(start, end, "caption") of each photo caption standing as its own block, with its credit.
+
+    A block (`_caption_blocks`) of at most `CAPTION_BLOCK_MAX_WORDS` words that ends with a photo
+    credit (`_block_credit`) is a caption. A credit that stands as a block of its own takes the
+    block before it only where that block cannot be a paragraph: opened by a bullet, or a short
+    fragment that does not end like a sentence. `opening`: the line opens the article, whose first
+    block (a video's description, a short story's only paragraph) is taken only if it is bulleted.
+    """
+    if not _mentions_credit(line):
+        return []
+    blocks = _caption_blocks(line)
+    found: list[tuple[int, int, str]] = []
+    for n, (a, b) in enumerate(blocks):
+        credit = _block_credit(line, a, b)
+        if credit is None:
+            continue
+        before = line[a : credit[0]]
+        if CAPTION_BULLET_RE.sub("", before.strip(), count=1).strip(" -–—|"):
+            if _is_caption(before) and not (opening and n == 0 and not CAPTION_BULLET_RE.match(before.strip())):
+                found.append((a, credit[1], "caption"))
+            continue
+        if n == 0:
+            continue
+        prev = line[blocks[n - 1][0] : blocks[n - 1][1]].strip()
+        if (CAPTION_BULLET_RE.match(prev) or not SENTENCE_END_RE.search(prev)) and _is_caption(prev, 30):
+            found.append((blocks[n - 1][0], credit[1], "caption"))
+    return found
+
+
+def inline_furniture(line: str, galleries: frozenset[int] = frozenset()) -> list[tuple[int, int, str]]:
+    """(start, end, reason) of furniture inside one line, found by shape alone.
+
+    `galleries`: totals of bare gallery counters ("3/12") the document confirms (`gallery_totals`).
+    """
+    found: list[tuple[int, int, str]] = _gallery_captions(line, galleries)
     segs = segments(line)
     prompt_segs: set[int] = set()
     for n, (a, b) in enumerate(segs):
@@ -386,12 +659,18 @@ def clean_text(raw: str, boilerplate: Boilerplate | None = None, group: str | No
     in_link_list = False
     seen_prose = False
     header: list[str] = []
+    galleries = gallery_totals(raw)
 
     for line in lines:
         stripped = line.strip()
         if not stripped:
             continue
-        spans = inline_furniture(stripped)
+        if is_gallery_caption(stripped, galleries):
+            result.removed.append(("gallery caption", stripped))
+            continue
+        spans = inline_furniture(stripped, galleries) + captions_between_paragraphs(stripped, opening=not seen_prose)
+        if not seen_prose and (label_end := label_before_dateline(stripped)) is not None:
+            spans.append((0, label_end, "label before dateline"))
         if boilerplate is not None:
             spans += [(a, b, "recurring") for a, b in boilerplate.spans(group, stripped)]
         stripped = _cut(stripped, spans, result.removed)

@@ -156,5 +156,220 @@ def test_furniture_glued_inside_a_line_is_removed(raw, furniture, kept):
     ],
 )
 def test_article_prose_mentioning_photos_shares_or_datelines_is_kept(prose):
-    result = clean_text(STORY + " " + prose)
-    assert result.text == STORY + " " + prose, result.removed
+    # Below an opening paragraph: at the very start of the body, a sentence glued in front of a
+    # dateline is the lead photo's caption (test_photo_label_glued_before_the_dateline_is_removed).
+    raw = f"The new flood defences were approved by the council.\n{STORY} {prose}"
+    result = clean_text(raw)
+    assert result.text == raw, result.removed
+
+
+# --- The lead photo's caption or credit glued in front of the dateline, and numbered gallery
+# captions between paragraphs. Invented snippets; the places, agencies and credits are placeholders
+# of the shapes, not a list the cleaner knows.
+
+BODY = "The regional council approved the new flood defences on Monday after a two-year review of the river banks."
+NEXT = "Work on the first section of the embankment is due to start in the spring, a council spokesman said."
+
+
+@pytest.mark.parametrize(
+    ("label", "dateline"),
+    [
+        ("Police officers stand guard outside the courthouse (Northwire Photo)", "WASHINGTON (AP) — "),
+        ("Getty Images", "LONDON — "),
+        ("Volunteers fill sandbags along the swollen river on Sunday.", "ANKARA, Turkey (AP) — "),
+        ("Residents wade through a flooded street (Photo by Jane Doe)", "KYIV, March 3 — "),
+        ("A rescuer carries a child from the rubble. Photos by Jane Doe / Daily Example", "SHANGHAI/BEIJING, March 9 (Reuters) - "),
+        ("The mayor speaks to reporters (Photo: City Hall)", "MOSCOW, February 7. /TASS/. "),
+        ("Crowds gather outside the parliament building (EPA)", "Westminster (CNN) "),
+        ("Firefighters at the scene. Jane Doe/AFP via Example Images", "SALT LAKE CITY (AP) -- "),
+    ],
+)
+def test_photo_label_glued_before_the_dateline_is_removed(label, dateline):
+    result = clean_text(f"Flood defences approved\n{label} {dateline}{BODY}\n{NEXT}")
+    assert result.text == f"{dateline}{BODY}\n{NEXT}", result.removed
+    assert result.title == "Flood defences approved"
+
+
+def test_label_removal_keeps_the_dateline_publisher_and_a_short_story():
+    # Short enough to be judged as a single line: the credit must not take the story with it.
+    result = clean_text("Getty Images WASHINGTON (AP) — The council approved the plan on Monday.")
+    assert result.text == "WASHINGTON (AP) — The council approved the plan on Monday."
+    assert result.publisher == "Associated Press"
+    assert ("label before dateline", "Getty Images") in result.removed
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "WASHINGTON (AP) — " + BODY,  # the dateline opens the line: nothing before it
+        "The administration is considering cuts to the coast guard and FEMA -- including cuts to disaster grants, "
+        "officials said on Tuesday.",
+        "The merger closed on Friday. Northwind (NWND) Shares rose 3% in early trading, analysts said.",
+        "Leaders agreed on a timetable. NATO -- the alliance the president has criticised -- was not mentioned.",
+        "This is the morning briefing for Friday, March 3. BUDGET TALKS STALL AGAIN IN THE CAPITAL — The two parties "
+        "failed to agree on spending, aides said.",
+        "This is the morning briefing for Friday, March 3. VOTERS DOUBT THE PLAN - Most people surveyed said the "
+        "plan would not work, the pollster said.",
+        "Budget heads to Congress WASHINGTON (AP) — " + BODY,  # a glued headline ends like no label
+        "The storm has closed schools in three counties, cut power to thousands of homes and stranded drivers on "
+        "the motorway for most of the night, and forecasters warned on Sunday that more rain was on its way "
+        "to the region, where rivers are already close to the top of their banks and several villages have been "
+        "told to prepare to leave. LONDON — " + BODY,  # too long to be a caption
+    ],
+)
+def test_openings_that_only_look_like_label_and_dateline_are_kept(opening):
+    result = clean_text(opening + "\n" + NEXT)
+    assert result.text == opening + "\n" + NEXT, result.removed
+
+
+def test_caption_before_a_dateline_later_in_the_article_is_kept():
+    later = "Officials toured the site on Tuesday. BERLIN (AP) — A second report on the embankment was published."
+    assert clean_text(f"{BODY}\n{later}").text == f"{BODY}\n{later}"
+
+
+@pytest.mark.parametrize(
+    "captions",
+    [
+        ["Image 3 of 10: Firefighters battle the blaze on the hillside above the town"],
+        ["Photo 2 of 5 Volunteers hand out bottled water at the shelter (Jane Doe/Example Images)"],
+        ["(1 of 8) Firefighters battle the blaze on the hillside above the town on Sunday."],
+        ["Slide 4/9 - A child looks out of a bus window as families leave the valley."],
+        ["1/12 Supporters wave flags in the main square on Sunday", "2/12 Police officers watch the crowd from a rooftop"],
+    ],
+)
+def test_numbered_gallery_captions_between_paragraphs_are_removed(captions):
+    result = clean_text("\n".join(["Flood defences approved", BODY, captions[0], NEXT, *captions[1:]]))
+    assert result.text == f"{BODY}\n{NEXT}", result.removed
+    assert [reason for reason, _ in result.removed].count("gallery caption") == len(captions)
+
+
+@pytest.mark.parametrize(
+    ("glued", "caption"),
+    [
+        (" Photo 2 of 5 Volunteers hand out bottled water at the shelter. ", "Volunteers hand out"),
+        (" (3 of 8) A child looks out of a bus window as families leave the valley. ", "child looks out"),
+        (" 1/6 Supporters wave flags in the main square. 2/6 Officers watch the crowd from a rooftop. ", "wave flags"),
+    ],
+)
+def test_numbered_gallery_captions_glued_inside_a_line_are_removed(glued, caption):
+    result = clean_text(BODY + glued + NEXT)
+    assert result.text == f"{BODY} {NEXT}", result.removed
+    assert caption not in result.text
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "9/11 Families gathered at the memorial on Sunday to read the names of the victims aloud.",
+        "3/15 Rally planned outside city hall, the organisers said in a statement on Monday.",
+        "In 33 of 50 stores visited, the price on the shelf was higher than at the till, inspectors said.",
+        "The council published photo 2 of 5 in its report, which showed the damaged bank.",
+        "Photo 2 of 5 shows the damaged bank near the bridge, the council said in its report.",
+        "Slide 4 of the presentation showed the cost of the embankment rising by a third.",
+        "The board was set up under the Flood Act (Act 21 of 2000) and meets four times a year.",
+    ],
+)
+def test_prose_that_looks_like_a_gallery_counter_is_kept(prose):
+    result = clean_text(f"{BODY}\n{prose}\n{NEXT}")
+    assert result.text == f"{BODY}\n{prose}\n{NEXT}", result.removed
+    result = clean_text(f"{BODY} {prose} {NEXT}")
+    assert result.text == f"{BODY} {prose} {NEXT}", result.removed
+
+
+# --- Photo captions standing between paragraphs, ended by their credit. Invented snippets: the
+# names and outlets are placeholders of the shapes; the cleaner knows only the generic credit words.
+
+CAPTIONS = [
+    "Sandbags line the river bank below the old mill on Sunday. Provided to Example Daily",
+    "Jane Doe, head of the regional water board, says the new walls will hold. Photos provided to Example Weekly",
+    "Residents wade through a flooded street in the old town [Photo/Agencies]",
+    "Volunteers fill sandbags outside the town hall. [Photo by Jane Doe/Example Daily]",
+    "The damaged footbridge over the river. Photo: Jane Doe",
+    "Engineers inspect the embankment (Photo: Example Water Board)",
+    "Workers repair the sluice gate at dawn. Examplewire Photo",
+    "The council leader, John Roe, at the site on Monday. Jane Doe / Example Images",
+    "Boats moored along the flooded quay. Photos by Jane Doe / Example Daily; John Roe / For Example Daily",
+]
+
+
+@pytest.mark.parametrize("caption", CAPTIONS)
+def test_caption_between_paragraphs_is_removed_with_its_credit(caption):
+    # Whole articles on one line, blocks separated by runs of spaces, captions often bulleted.
+    for raw in (f"{BODY}   - {caption}  {NEXT}", f"{BODY}   {caption}   {NEXT}", f"{BODY}\n{caption}\n{NEXT}"):
+        result = clean_text(raw)
+        assert result.text.split() == f"{BODY} {NEXT}".split(), (raw, result.removed)
+        assert any(reason == "caption" for reason, _ in result.removed)
+
+
+def test_caption_glued_to_the_next_paragraph_and_caption_before_a_credit_block():
+    glued = clean_text(f"{BODY}   - Sandbags line the river bank. Provided to Example Daily {NEXT}")
+    assert glued.text.split() == f"{BODY} {NEXT}".split(), glued.removed
+    fragment = clean_text(f"{BODY}   Sandbags along the river bank near the mill   Photo: Jane Doe   {NEXT}")
+    assert fragment.text.split() == f"{BODY} {NEXT}".split(), fragment.removed
+    bulleted = clean_text(f"{BODY}   - Sandbags line the river bank on Sunday.   [Photo/Agencies]   {NEXT}")
+    assert bulleted.text.split() == f"{BODY} {NEXT}".split(), bulleted.removed
+
+
+def test_bulleted_caption_at_the_start_of_the_body_is_removed():
+    result = clean_text(f"- Sandbags line the river bank on Sunday. Provided to Example Daily  {BODY}  {NEXT}")
+    assert result.text.split() == f"{BODY} {NEXT}".split(), result.removed
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "The photos were provided to the court by the family's lawyer, who said they showed the damage.",
+        "Pictures published by local media showed residents searching through the mud for their belongings.",
+        "She won the World Press Photo award for her image of the flooded valley, the jury said.",
+        "The agency credited the photographer, Jane Doe, and said the picture had been taken on Sunday.",
+        "Photos from Sunday, examined by engineers in the days after the storm, showed a crack in the wall.",
+        "The repairs were paid for courtesy of a grant provided by the regional government, officials said.",
+        "Credit rating agencies said the cost of the defences would not hurt the council's finances.",
+        "Images of the flood were shared widely online. Photo agencies sold them to papers abroad.",
+    ],
+)
+def test_prose_mentioning_photos_pictures_credit_or_provided_is_kept(prose):
+    for raw in (f"{BODY}\n{prose}\n{NEXT}", f"{BODY}   {prose}   {NEXT}", f"{BODY}   - {prose}  {NEXT}"):
+        result = clean_text(raw)
+        assert prose in result.text, (raw, result.removed)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        # A quote ends like a caption but is the article's: the credit goes, the quote stays.
+        (f'{BODY}   "We will rebuild every home that was lost," the mayor said on Tuesday. Photo: Jane Doe   {NEXT}',
+         '"We will rebuild every home that was lost," the mayor said on Tuesday.'),
+        # A dateline sentence opens a story, never a caption.
+        (f"{BODY}\nBERLIN, March 3 (Reuters) - Officials approved the plan. Photo: Jane Doe\n{NEXT}",
+         "BERLIN, March 3 (Reuters) - Officials approved the plan."),
+        # A paragraph that ends like a sentence before a credit block of its own is a paragraph.
+        (f"{BODY}   The works will take two years.   Photo: Jane Doe   {NEXT}", "The works will take two years."),
+        # The article's opening paragraph, unbulleted, is not taken for a caption.
+        (f"The council approved the flood defences on Monday. Photo: Jane Doe  {NEXT}",
+         "The council approved the flood defences on Monday."),
+        # A block that starts mid-sentence (a double space typed inside a sentence).
+        (f"{BODY} The mayor  said the plan was ready. Photo: Jane Doe {NEXT}", "The mayor said the plan was ready."),
+        # Too long for a caption: a paragraph that happens to end with a credit.
+        (f"{BODY}   {NEXT} {NEXT} {NEXT} Photo: Jane Doe", NEXT),
+    ],
+)
+def test_caption_like_blocks_that_are_article_text_are_kept(raw, kept):
+    result = clean_text(raw)
+    assert kept in " ".join(result.text.split()), result.removed
+    assert "Jane Doe" not in result.text  # the credit itself is furniture wherever it stands
+
+
+@pytest.mark.parametrize(
+    ("block", "kept"),
+    [
+        ("In this series, The Big Picture: The Cost of Floods looks at who pays for the repairs.", "In this series,"),
+        ("Readers sent their own pictures. In Pictures: Storm Hits The Coast", "Readers sent their own pictures."),
+    ],
+)
+def test_titles_with_a_photo_word_and_a_colon_are_not_caption_credits(block, kept):
+    # "Picture:" is not a credit here, so the words before it are no caption (what follows the
+    # colon is left to the credit-label rule).
+    result = clean_text(f"{BODY}   {block}   {NEXT}")
+    assert kept in result.text and NEXT in result.text, result.removed
+    assert all(reason != "caption" for reason, _ in result.removed)
