@@ -32,7 +32,7 @@ redis-server: install
 		|| echo "warning: could not install redis-server; tests that need Redis fail under CI and are skipped elsewhere"
 
 # Static checks over the shipped packages; `make test` runs them first so CI holds the line.
-LINTED := qa embeddings api bot
+LINTED := qa embeddings api bot training
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

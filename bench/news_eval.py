@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from qa.answering.reader import reader_input  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.evaluation import evaluate_file, percentile  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
@@ -56,6 +57,21 @@ def main() -> None:
     latencies = [pipeline.ask(row["question"]).took_ms for row in chosen]
     print(f"latency per question, warm, in process: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms "
           f"({len(latencies)} questions)")
+    reader = pipeline.loaded.answerer.reader
+    if reader is not None:  # the reader's own share: one batched forward pass per question
+        answerer, retriever = pipeline.loaded.answerer, pipeline.loaded.retriever
+        reads, sizes = [], []
+        for row in chosen:
+            hits = retriever.run(row["question"], pipeline.settings.top_k)
+            candidates = answerer.extractor.run(hits)
+            scored = answerer.scorer.run(answerer.analyzer.run(row["question"]), candidates, answerer.idf)
+            windows = reader_input(scored.ranked, candidates, reader.decision.read_sentences).windows
+            started = time.perf_counter()
+            reader.reader.run(row["question"], windows)
+            reads.append(1000 * (time.perf_counter() - started))
+            sizes.append(len(windows))
+        print(f"reader alone: p50 {percentile(reads, 0.5):.1f} ms, p95 {percentile(reads, 0.95):.1f} ms per question; "
+              f"batch of {sum(sizes) / len(sizes):.2f} windows on average (at most {max(sizes)})")
     if args.misses:
         for miss in report.misses:
             print(f"miss {miss.id}: {miss.question} — {miss.reason}\n   expected {miss.expected}; got {miss.got}")

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/sentence_models.py
 
-For every training-half question asked of its own index (as `bench/train_answerer.py` does), the
+For every training-half question asked of its own index (as `training/answerer.py` does), the
 candidate sentences' `sentence_features` are fitted on articles 0-17 and the share of articles
 18-23 questions whose top-ranked sentence holds the gold answer is printed, for: the shipped
 logistic regression, the same with each feature's distance below the best candidate of its question
@@ -19,16 +19,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
-from train_answerer import FIT_ARTICLES, HALVES, SQUAD, fit, training_indexes  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa.answering.features import question_weights, sentence_features  # noqa: E402
 from qa.answering.question import QuestionAnalyzer  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.squad import TRAIN_ARTICLES, contains_gold, load_squad  # noqa: E402
+from training.answerer import FIT_ARTICLES, HALVES, SQUAD, fit, training_indexes  # noqa: E402
 
 Group = tuple[int, np.ndarray, np.ndarray]  # (article, features of each candidate, holds gold)
 

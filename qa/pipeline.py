@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from embeddings.encoder import Encoder, load_encoder
 from qa.answering import Answerer
+from qa.answering.reader import ReaderStage
 from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
 from qa.conversation import ConversationService
 from qa.corpus import load_documents
@@ -104,7 +105,9 @@ class QAPipeline:
 
     def _open(self) -> _Loaded:
         index = self.store_index()
-        return _Loaded(index, HybridRetriever(index, self.encoder), Answerer(index))
+        return _Loaded(
+            index, HybridRetriever(index, self.encoder), Answerer(index, reader=ReaderStage() if self.settings.reader else None)
+        )
 
     @property
     def loaded(self) -> _Loaded:
@@ -172,7 +175,9 @@ class QAPipeline:
                 resolved = conversation.resolve(question)  # the answerer scores the question, references resolved
                 avoid = conversation.given_answers()
                 answer = self._on_one_index(
-                    lambda loaded: loaded.answerer.run(resolved, loaded.retriever.run(query, k), focus=question, avoid=avoid)
+                    lambda loaded: loaded.answerer.run(
+                        resolved, loaded.retriever.run(query, k), focus=question, avoid=avoid, read=resolved == question
+                    )
                 )
                 conversation.add(
                     question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind, evidence=answer.evidence()

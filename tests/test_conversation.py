@@ -43,10 +43,10 @@ def test_a_question_holds_its_conversation(pipeline, monkeypatch):
     answerer = pipeline.loaded.answerer
     real = answerer.run
 
-    def run(question, hits, focus=None, avoid=None):
+    def run(question, hits, focus=None, avoid=None, read=True):
         held.append(conversation.lock.locked())
         time.sleep(0.05)
-        return real(question, hits, focus=focus, avoid=avoid)
+        return real(question, hits, focus=focus, avoid=avoid, read=read)
 
     monkeypatch.setattr(answerer, "run", run)
     questions = ["Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?"]

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # also runnable as a script
 
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -61,7 +61,9 @@ MAX_FALSE_ANSWERS = 0.08  # on validation questions asked of the wrong index (ta
 SENTENCES_FOR_SPANS = 3
 NEAR_MISS_POOL = 15
 HALVES = {"A": range(0, 12), "B": range(12, 24)}  # two indexes of the training half: each question is asked of both
-WORKDIR = ROOT / "bench" / "out" / "train"  # extra passages retrieved so that removing the ones stating the answer leaves top_k
+WORKDIR = (
+    ROOT / "training" / "out" / "answerer"
+)  # extra passages retrieved so that removing the ones stating the answer leaves top_k
 
 
 @dataclass
@@ -78,12 +80,19 @@ class Case:
         return self.setting == "own"
 
 
-def fit(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0) -> tuple[LinearModel, LogisticRegression, StandardScaler]:
+def fit(
+    x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0
+) -> tuple[LinearModel, LogisticRegression, StandardScaler]:
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit((x - scaler.mean_) / scale, y)
-    linear = LinearModel(names, tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0]),
-                         tuple(float(v) for v in scaler.mean_), tuple(float(v) for v in scale))
+    linear = LinearModel(
+        names,
+        tuple(float(v) for v in model.coef_[0]),
+        float(model.intercept_[0]),
+        tuple(float(v) for v in scaler.mean_),
+        tuple(float(v) for v in scale),
+    )
     return linear, model, scaler
 
 
@@ -107,15 +116,24 @@ def fit_pairwise(groups: list[tuple[list[list[float]], list[bool]]], names: tupl
             diffs += [z[i] - z[j], z[j] - z[i]]
             labels += [1, 0]
     model = LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False).fit(np.array(diffs), np.array(labels))
-    return LinearModel(names, tuple(float(v) for v in model.coef_[0]), 0.0, tuple(float(v) for v in mean), tuple(float(v) for v in scale))
+    return LinearModel(
+        names, tuple(float(v) for v in model.coef_[0]), 0.0, tuple(float(v) for v in mean), tuple(float(v) for v in scale)
+    )
 
 
 def as_dict(model: LinearModel) -> dict:
-    return {"names": list(model.names), "coef": [round(v, 6) for v in model.coef],
-            "intercept": round(model.intercept, 6), "mean": [round(v, 6) for v in model.mean], "scale": [round(v, 6) for v in model.scale]}
+    return {
+        "names": list(model.names),
+        "coef": [round(v, 6) for v in model.coef],
+        "intercept": round(model.intercept, 6),
+        "mean": [round(v, 6) for v in model.mean],
+        "scale": [round(v, 6) for v in model.scale],
+    }
 
 
-def training_indexes(encoder: Any, documents: list[Document], workdir: Path = WORKDIR) -> tuple[dict[str, Answerer], dict[str, HybridRetriever]]:
+def training_indexes(
+    encoder: Any, documents: list[Document], workdir: Path = WORKDIR
+) -> tuple[dict[str, Answerer], dict[str, HybridRetriever]]:
     """The training half's two indexes, A and B (`HALVES`), built once under `workdir` and reused."""
     settings = get_settings()
     answerers, retrievers = {}, {}
@@ -123,7 +141,9 @@ def training_indexes(encoder: Any, documents: list[Document], workdir: Path = WO
         store = IndexStore(workdir / f"index-{name}")
         if not store.exists():
             with store.lock():
-                build_index([d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars)
+                build_index(
+                    [d for d in documents if int(d.doc_id.split("-")[0]) in articles], encoder, store, settings.max_passage_chars
+                )
         index = load_index(store, settings.model, settings.backend)
         answerers[name] = Answerer(index)
         retrievers[name] = HybridRetriever(index, encoder)
@@ -134,9 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top-k", type=int, default=get_settings().top_k)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    parser.add_argument("--near-miss-negatives", action="store_true",
-                        help="also fit the answerable model on 'same story without the answer' cases (measured: more declines on news, "
-                        "but it broke the shared floor; see README)")
+    parser.add_argument(
+        "--near-miss-negatives",
+        action="store_true",
+        help="also fit the answerable model on 'same story without the answer' cases (measured: more declines on news, "
+        "but it broke the shared floor; see README)",
+    )
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -213,7 +236,9 @@ def main() -> None:
                 continue
             short, sentence, span_logit = verdict(c)
             xs.append(answerable_features(c.analysis, c.candidates, c.raw, span_logit))
-            right = c.answerable and (contains_gold(sentence.text, c.answers) or (short is not None and f1(short.text, c.answers) >= 0.5))
+            right = c.answerable and (
+                contains_gold(sentence.text, c.answers) or (short is not None and f1(short.text, c.answers) >= 0.5)
+            )
             ys.append(right)
             info.append((c, short.text if short else None, span_logit))
         return np.array(xs), np.array(ys), info
@@ -224,18 +249,18 @@ def main() -> None:
     # thresholds, on validation questions only
     vx, vy, vinfo = answer_rows(val_cases)
     p = np.array([sigmoid(answerable_model.logit(list(x))) for x in vx])
-    setting = np.array([c.setting for c, _, _ in vinfo])
-    own_right = vy[setting == "own"]
-    n_questions = int((setting == "own").sum())
+    case_setting = np.array([c.setting for c, _, _ in vinfo])
+    own_right = vy[case_setting == "own"]
+    n_questions = int((case_setting == "own").sum())
     print("threshold | own: answered, right | false answers: other index, same story without the answer")
     best_threshold = None
     for t in np.arange(0.05, 0.95, 0.01):
         answered = p >= t
-        right = float((answered[setting == "own"] & own_right).mean())
-        false_other = float(answered[setting == "other"].mean())
-        false_near = float(answered[setting == "near"].mean())
+        right = float((answered[case_setting == "own"] & own_right).mean())
+        false_other = float(answered[case_setting == "other"].mean())
+        false_near = float(answered[case_setting == "near"].mean())
         if round(t * 100) % 5 == 0:
-            print(f"  {t:.2f} | {answered[setting == 'own'].mean():.3f} {right:.3f} | {false_other:.3f} {false_near:.3f}")
+            print(f"  {t:.2f} | {answered[case_setting == 'own'].mean():.3f} {right:.3f} | {false_other:.3f} {false_near:.3f}")
         if best_threshold is None and false_other <= MAX_FALSE_ANSWERS:
             best_threshold = float(t)
     best_threshold = best_threshold or 0.5
@@ -251,12 +276,16 @@ def main() -> None:
         shorts = [(short, c) for (c, short, _), is_own in zip(info, own, strict=True) if is_own]
         short_f1 = np.mean([f1(s, c.answers) if s else 0.0 for s, c in shorts])
         top_sentence = np.mean([contains_gold(c.candidates[0].text, c.answers) for c, _, _ in info if c.answerable])
-        print(f"{label}: {int(own.sum())} questions | best sentence holds gold {top_sentence:.3f} | "
-              f"answered {answered[own].mean():.3f} | answer contains gold {correct[own].mean():.3f} | "
-              f"short-answer F1 (always answering) {short_f1:.3f} | false answers: other index {answered[other].mean():.3f}, "
-              f"same story without the answer {answered[near].mean():.3f}")
+        print(
+            f"{label}: {int(own.sum())} questions | best sentence holds gold {top_sentence:.3f} | "
+            f"answered {answered[own].mean():.3f} | answer contains gold {correct[own].mean():.3f} | "
+            f"short-answer F1 (always answering) {short_f1:.3f} | false answers: other index {answered[other].mean():.3f}, "
+            f"same story without the answer {answered[near].mean():.3f}"
+        )
 
-    print(f"no-answer threshold {best_threshold:.2f} (validation false answers on the other index <= {MAX_FALSE_ANSWERS}); {n_questions} validation questions")
+    print(
+        f"no-answer threshold {best_threshold:.2f} (validation false answers on the other index <= {MAX_FALSE_ANSWERS}); {n_questions} validation questions"
+    )
     report("training   (articles 0-17)", *answer_rows(fit_cases), best_threshold)
     report("validation (articles 18-23)", vx, vy, vinfo, best_threshold)
     out = {

@@ -2,8 +2,10 @@
 
 * `question.QuestionAnalyzer`: what kind of thing is asked for (`AnswerKind`) and the focus terms;
 * `candidates.CandidateExtractor`: sentences of the retrieved passages, with entity/noun-phrase spans;
-* `scorer.AnswerScorer`: learned weights (`model.json`) pick the sentence and the short answer, and
-  an explicit no-answer probability decides whether to answer at all;
+* `scorer.AnswerScorer`: learned weights (`model.json`) rank the sentences (and, with the reader
+  off, pick the short answer and decide whether to answer at all);
+* `reader.ReaderStage`: the neural reader (`reader/`, int8 ONNX) reads the best few sentences in one
+  batch, marks the short answer, and a fitted decision weighs its no-answer score (`QA_READER`);
 * `citations.CitationBuilder`: numbered citations, reposts folded, other outlets that agree added;
 * `answerer.Answerer`: connects them into the `Answer` every front end shows.
 """

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import re
 
-from qa.answering.candidates import CandidateExtractor
+from qa.answering.candidates import CandidateExtractor, SentenceCandidate
 from qa.answering.citations import CitationBuilder
-from qa.answering.question import QuestionAnalyzer
+from qa.answering.question import QuestionAnalysis, QuestionAnalyzer
+from qa.answering.reader import ReaderStage
 from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
 from qa.retrieval import Hit
 from qa.schema import Answer
@@ -27,12 +28,14 @@ DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Tr
 class Answerer:
     """Picks the answer from retrieved passages, or declines."""
 
-    def __init__(self, index: IndexReader, model: ScorerModel | None = None) -> None:
+    def __init__(self, index: IndexReader, model: ScorerModel | None = None, reader: ReaderStage | None = None) -> None:
+        """`reader`: the neural reader as the last stage (None: the feature scorer decides alone)."""
         self.index = index
         self._n = max(index.passage_count, 1)
         self.analyzer = QuestionAnalyzer()
         self.extractor = CandidateExtractor(index)
         self.scorer = AnswerScorer(model)
+        self.reader = reader
         self.citations = CitationBuilder(index)
 
     def idf(self, term: str) -> float:
@@ -44,7 +47,7 @@ class Answerer:
         names = NAME_RE.findall(question.split(maxsplit=1)[1] if " " in question.strip() else "")
         return [w for w in names if any(self.index.passage_freq.get(t, 0) == 0 for t in terms(w))]
 
-    def score(self, question: str, hits: list[Hit], avoid: set[Given] | None = None) -> ScoredAnswer:
+    def score(self, question: str, hits: list[Hit], avoid: set[Given] | None = None, read: bool = True) -> ScoredAnswer:
         """The scorer's verdict without building citations.
 
         `avoid` holds answers already given in this conversation (evidence sentence and short
@@ -55,7 +58,7 @@ class Answerer:
             candidates = []  # the question names something no indexed article mentions: nothing can answer it
         else:
             candidates = self.extractor.run(hits)
-        scored = self.scorer.run(analysis, candidates, self.idf)
+        scored = self.verdict(question, analysis, candidates, read)
         for _ in range(MAX_AVOIDED):
             if not avoid or not scored.ranked:
                 break
@@ -65,13 +68,27 @@ class Answerer:
             if not same_sentence or (short is not None and short not in same_sentence):
                 break  # new evidence, or a new short answer from the same sentence ("When was that?")
             candidates = [c for c in candidates if c is not best]
-            scored = self.scorer.run(analysis, candidates, self.idf)
+            scored = self.verdict(question, analysis, candidates, read)
         return scored
 
-    def run(self, question: str, hits: list[Hit], focus: str | None = None, avoid: set[Given] | None = None) -> Answer:
-        """`question` is what the user asked, references resolved; `focus` the user's own words."""
+    def verdict(
+        self, question: str, analysis: QuestionAnalysis, candidates: list[SentenceCandidate], read: bool = True
+    ) -> ScoredAnswer:
+        """The scorer ranks the candidates; the reader, when on and asked to, reads the best and decides."""
+        scored = self.scorer.run(analysis, candidates, self.idf)
+        return self.reader.run(question, scored, candidates) if self.reader is not None and read else scored
+
+    def run(
+        self, question: str, hits: list[Hit], focus: str | None = None, avoid: set[Given] | None = None, read: bool = True
+    ) -> Answer:
+        """`question` is what the user asked, references resolved; `focus` the user's own words.
+
+        `read=False` leaves the reader out: a follow-up such as "When was that?" carries its topic
+        only as the previous question appended, which the reader (trained on single questions)
+        answers as if it were asked again; the feature scorer weighs those words as context.
+        """
         asked = focus or question
-        scored = self.score(question, hits, avoid)
+        scored = self.score(question, hits, avoid, read)
         if not scored.answered:
             return Answer(
                 question=asked,

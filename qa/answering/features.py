@@ -1,7 +1,7 @@
 """The numbers the learned scorer weighs: one vector per sentence, one per span, one per question.
 
 Every feature is computed from the question, the candidate text and retrieval's scores, the same
-way at training time (`bench/train_answerer.py`) and at answer time, so the fitted weights mean
+way at training time (`training/answerer.py`) and at answer time, so the fitted weights mean
 the same thing in both. No feature looks at particular words of the corpus.
 """
 
@@ -228,7 +228,7 @@ def span_candidates(
 ) -> list[tuple[list[float], SentenceCandidate, SpanCandidate]]:
     """The spans the span model ranks (new to the question, in the best `sentences` sentences), with features.
 
-    One place for both answer time (`AnswerScorer.best_span`) and training (`bench/train_answerer.py`).
+    One place for both answer time (`AnswerScorer.best_span`) and training (`training/answerer.py`).
     """
     repeats: dict[str, int] = {}
     for c in ranked[: sentences * 3]:

@@ -1,4 +1,4 @@
-"""The learned scorer: three logistic regressions, fitted by `bench/train_answerer.py`.
+"""The learned scorer: three logistic regressions, fitted by `training/answerer.py`.
 
 1. sentence model: does this sentence hold the answer?
 2. span model: which entity / noun phrase is the short answer? (a ranking model, fitted on
@@ -52,7 +52,7 @@ class LinearModel:
     def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LinearModel:
         if tuple(data["names"]) != expected:
             raise ModelError(
-                f"model features {data['names']} differ from the code's {list(expected)}: retrain with bench/train_answerer.py"
+                f"model features {data['names']} differ from the code's {list(expected)}: retrain with training/answerer.py"
             )
         return cls(tuple(data["names"]), tuple(data["coef"]), float(data["intercept"]), tuple(data["mean"]), tuple(data["scale"]))
 
@@ -85,7 +85,7 @@ class ScorerModel:
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(
-                f"cannot read the answer model {path} ({exc}): reinstall, or retrain with bench/train_answerer.py"
+                f"cannot read the answer model {path} ({exc}): reinstall, or retrain with training/answerer.py"
             ) from exc
 
 
@@ -104,6 +104,7 @@ class ScoredAnswer:
     short_sentence: SentenceCandidate | None
     answerable: float
     threshold: float
+    signals: list[float] | None = None  # what the reader's decision weighed (training and debugging)
 
     @property
     def answered(self) -> bool:
