@@ -23,7 +23,7 @@ from api.app import create_app
 from embeddings.encoder import load_encoder
 from qa.cli import app as cli_app
 from qa.config import BUNDLED_CORPUS, get_settings
-from qa.corpus import index_root, load_documents
+from qa.corpus import index_root, load_documents, make_document
 from qa.index import build_index
 from qa.pipeline import QAPipeline
 from qa.snapshots import IndexStore
@@ -33,6 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".qa" / "cache"  # the exported ONNX model is reused across runs
 SHARED_EVAL = ROOT.parent / "shared" / "eval" / "questions.jsonl"
 EXTRA_EVAL = ROOT / "tests" / "data" / "extra_questions.jsonl"
+
+
+def invented_pipeline(articles: dict[str, tuple[str, str]], path: Path, encoder) -> QAPipeline:
+    """The real pipeline over invented articles ({doc_id: (title, text)}) indexed into `path`."""
+    docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in articles.items()]
+    build_index([d for d in docs if d], encoder, IndexStore(path), 600)
+    return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR, top_k=5), encoder=encoder)
 
 
 @pytest.fixture(scope="session")

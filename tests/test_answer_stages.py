@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CACHE_DIR
+from conftest import invented_pipeline
 
 from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.answering.answerer import Answerer
 from qa.answering.candidates import CandidateExtractor, is_caseless
 from qa.answering.features import SENTENCE_FEATURES, question_weights, sentence_features
-from qa.config import get_settings
 from qa.conversation import Conversation
 from qa.corpus import make_document
 from qa.index import build_index, load_index
@@ -56,10 +55,7 @@ ARTICLES = {
 @pytest.fixture(scope="module")
 def stages_pipeline(tmp_path_factory, encoder) -> QAPipeline:
     """The real pipeline (retriever → answerer, conversations) over the invented articles."""
-    docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in ARTICLES.items()]
-    path = tmp_path_factory.mktemp("stages")
-    build_index([d for d in docs if d], encoder, IndexStore(path), 600)
-    return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR, top_k=5), encoder=encoder)
+    return invented_pipeline(ARTICLES, tmp_path_factory.mktemp("stages"), encoder)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import CACHE_DIR
+from conftest import CACHE_DIR, invented_pipeline
 
 from qa.answering.reader import (
     CONFIG_FILE,
@@ -23,10 +23,7 @@ from qa.answering.reader import (
 )
 from qa.answering.reader_format import make_window
 from qa.config import get_settings
-from qa.corpus import make_document
-from qa.index import build_index
 from qa.pipeline import QAPipeline
-from qa.snapshots import IndexStore
 
 ARTICLES = {
     "glacier": (
@@ -47,10 +44,7 @@ ARTICLES = {
 
 @pytest.fixture(scope="module")
 def reader_pipeline(tmp_path_factory, encoder) -> QAPipeline:
-    docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in ARTICLES.items()]
-    path = tmp_path_factory.mktemp("reader")
-    build_index([d for d in docs if d], encoder, IndexStore(path), 600)
-    return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR, top_k=5), encoder=encoder)
+    return invented_pipeline(ARTICLES, tmp_path_factory.mktemp("reader"), encoder)
 
 
 def test_shipped_reader_matches_its_recorded_sha256():
