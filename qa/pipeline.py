@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from embeddings.encoder import Encoder, load_encoder
 from qa.answering import Answerer
-from qa.answering.reader import ReaderStage
+from qa.answering.reader import ReaderStage, default_reader
 from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
 from qa.conversation import ConversationService
 from qa.corpus import load_documents
@@ -106,7 +106,9 @@ class QAPipeline:
     def _open(self) -> _Loaded:
         index = self.store_index()
         return _Loaded(
-            index, HybridRetriever(index, self.encoder), Answerer(index, reader=ReaderStage() if self.settings.reader else None)
+            index,
+            HybridRetriever(index, self.encoder),
+            Answerer(index, reader=ReaderStage(default_reader(self.settings.threads)) if self.settings.reader else None),
         )
 
     @property

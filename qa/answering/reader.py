@@ -179,9 +179,10 @@ def reader_input(ranked: list[SentenceCandidate], candidates: list[SentenceCandi
     return ReaderInput(windows, groups)
 
 
-@lru_cache(maxsize=1)
-def default_reader() -> Reader:
-    return Reader()
+@lru_cache(maxsize=2)
+def default_reader(threads: int = 0) -> Reader:
+    """The shipped reader, loaded once per thread count (`QA_THREADS`; 0: ONNX Runtime's default)."""
+    return Reader(threads=threads)
 
 
 def logit(p: float) -> float:

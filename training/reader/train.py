@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qa.answering.reader_format import MAX_ANSWER_TOKENS, MAX_LENGTH, Window, make_window
+from qa.answering.reader import best_span
+from qa.answering.reader_format import MAX_LENGTH, Window, make_window
 from qa.squad import f1
 from training.reader.data import OUT, Example, read
 
@@ -103,19 +104,6 @@ def tensors(items: list, chunk: list[int]) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
 
 
-def best_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray) -> tuple[int, int, float, float]:
-    """(start token, end token, span score, null score) over tokens where `context` holds."""
-    idx = np.flatnonzero(context)
-    null = float(start[0] + end[0])
-    if not len(idx):
-        return 0, 0, -math.inf, null
-    scores = start[idx][:, None] + end[idx][None, :]
-    gap = idx[None, :] - idx[:, None]
-    scores = np.where((gap >= 0) & (gap < MAX_ANSWER_TOKENS), scores, -np.inf)
-    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
-    return int(idx[a]), int(idx[b]), float(scores[a, b]), null
-
-
 def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, float]:
     """Span F1 on answer windows (always answering) and no-answer accuracy (margin < 0) per kind."""
     model.eval()
@@ -130,11 +118,16 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
             for row, i in enumerate(part):
                 enc, w, ex = encs[i], windows[i], examples[i]
                 n = len(enc.ids)
-                context = np.array([s == 1 and o[0] >= w.body_start for s, o in zip(enc.sequence_ids, enc.offsets, strict=True)])
-                a, b, score, null = best_spans(
-                    out.start_logits[row, :n].float().numpy(), out.end_logits[row, :n].float().numpy(), context
+                # the same span search as at answer time: inside one sentence, never in the title
+                span = best_span(
+                    0,
+                    w,
+                    enc.sequence_ids,
+                    enc.offsets,
+                    out.start_logits[row, :n].float().numpy(),
+                    out.end_logits[row, :n].float().numpy(),
                 )
-                text = w.text[enc.offsets[a][0] : enc.offsets[b][1]] if score > -math.inf else ""
+                text, score, null = (span.text, span.span_score, span.null_score) if span else ("", -math.inf, 0.0)
                 if ex.answer is not None:
                     f1s.append(f1(text, ex.answers))
                     answered_pos.append(score > null)
