@@ -24,8 +24,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from qa.config import TOP_K_MAX, TOP_K_MIN
-from qa.corpus import Document
 from qa.errors import HTTP_STATUS, NotFound, QAError
+from qa.ingest.sources import Document
 from qa.links import LinkBuilder
 from qa.pipeline import MAX_QUESTION_CHARS, QAPipeline
 from qa.schema import Answer

@@ -77,18 +77,17 @@ def main() -> int:
         print("ERROR", e)
 
     answerable = [q for q in questions if q.get("answerable")]
-    print(f"{len(questions)} questions: {len(answerable)} answerable, "
-          f"{len(questions) - len(answerable)} unanswerable")
+    print(f"{len(questions)} questions: {len(answerable)} answerable, {len(questions) - len(answerable)} unanswerable")
     for half in sorted(HALVES, reverse=True):
         rows = [q for q in questions if q.get("half") == half]
         n_ans = sum(q.get("answerable", False) for q in rows)
         kinds = Counter(q.get("kind") for q in rows if q.get("answerable"))
-        print(f"  {half}: {n_ans} answerable, {len(rows) - n_ans} unanswerable; answerable by kind "
-              + ", ".join(f"{k} {kinds[k]}" for k in sorted(kinds)))
-    per_outlet = Counter(o for q in answerable
-                         for o in {outlet(corpus[d]["url"]) for d in q["docs"] if d in corpus})
-    print("  answerable questions with a supporting article per outlet: "
-          + ", ".join(f"{o} {per_outlet[o]}" for o in OUTLETS))
+        print(
+            f"  {half}: {n_ans} answerable, {len(rows) - n_ans} unanswerable; answerable by kind "
+            + ", ".join(f"{k} {kinds[k]}" for k in sorted(kinds))
+        )
+    per_outlet = Counter(o for q in answerable for o in {outlet(corpus[d]["url"]) for d in q["docs"] if d in corpus})
+    print("  answerable questions with a supporting article per outlet: " + ", ".join(f"{o} {per_outlet[o]}" for o in OUTLETS))
     print("OK" if not errors else f"{len(errors)} errors")
     return 1 if errors else 0
 

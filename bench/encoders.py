@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import BACKENDS, load_encoder  # noqa: E402
-from qa.chunking import chunk_document  # noqa: E402
+from qa.ingest.chunking import chunk_document  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
 

@@ -18,36 +18,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qa.boilerplate import Boilerplate, segments
-from qa.cleaning import clean_text
-from qa.corpus import group_of
+from qa.ingest.boilerplate import Boilerplate, segments
+from qa.ingest.cleaning import clean_text
+from qa.ingest.sources import group_of
 
-DEFAULT = (
-    Path(__file__).resolve().parents[2] / "shared" / "bench" / "news" / "articles.jsonl"
-)
+DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "bench" / "news" / "articles.jsonl"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--path", type=Path, default=DEFAULT)
     parser.add_argument("--sample", type=int, default=30)
-    parser.add_argument(
-        "--shape-only", action="store_true", help="no corpus-level learning"
-    )
+    parser.add_argument("--shape-only", action="store_true", help="no corpus-level learning")
     args = parser.parse_args()
-    rows = [
-        json.loads(line)
-        for line in args.path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    rows = [json.loads(line) for line in args.path.read_text(encoding="utf-8").splitlines() if line.strip()]
     groups = [group_of(r.get("url"), str(args.path)) for r in rows]
 
     start = time.perf_counter()
-    boilerplate = (
-        None
-        if args.shape_only
-        else Boilerplate.learn(zip(groups, (r["text"] for r in rows)))
-    )
+    boilerplate = None if args.shape_only else Boilerplate.learn(zip(groups, (r["text"] for r in rows)))
     learnt = time.perf_counter()
     cleaned = [clean_text(r["text"], boilerplate, g) for r, g in zip(rows, groups)]
     done = time.perf_counter()
@@ -77,14 +65,10 @@ def main() -> None:
     rng = random.Random(7)
     for group in sorted(set(groups)):
         print(f"\n=== {group}: {len(removed[group])} removed")
-        for text in rng.sample(
-            sorted(removed[group]), min(args.sample, len(removed[group]))
-        ):
+        for text in rng.sample(sorted(removed[group]), min(args.sample, len(removed[group]))):
             print("  -", text)
         print(f"--- {group}: kept first sentences")
-        for text in rng.sample(
-            sorted(firsts[group]), min(args.sample, len(firsts[group]))
-        ):
+        for text in rng.sample(sorted(firsts[group]), min(args.sample, len(firsts[group]))):
             print("  +", text)
 
 

@@ -23,17 +23,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from qa.snapshots import IndexStore  # noqa: E402
 from qa.config import BUNDLED_CORPUS, get_settings  # noqa: E402
-from qa.corpus import load_documents, make_document  # noqa: E402
-from qa.evaluation import percentile  # noqa: E402
-from qa.index import build_index  # noqa: E402
+from qa.evaluation.questions import percentile  # noqa: E402
+from qa.ingest.sources import load_documents, make_document  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
+from qa.stores.local.index import build_index  # noqa: E402
+from qa.stores.local.snapshots import Snapshots  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
 QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
-FALLBACK_QUESTIONS = ["When did Iran host Shoigu?", "Who is the spokesman for Iran's foreign ministry?",
-                      "How many Shahed drones had Iran provided to Russia since August?", "Who won the 2022 FIFA World Cup?"]
+FALLBACK_QUESTIONS = [
+    "When did Iran host Shoigu?",
+    "Who is the spokesman for Iran's foreign ministry?",
+    "How many Shahed drones had Iran provided to Russia since August?",
+    "Who won the 2022 FIFA World Cup?",
+]
 
 
 def main() -> None:
@@ -45,7 +49,8 @@ def main() -> None:
     cache_dir = ROOT / ".qa" / "cache"
     questions = (
         [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
-        if QUESTIONS.exists() else FALLBACK_QUESTIONS
+        if QUESTIONS.exists()
+        else FALLBACK_QUESTIONS
     )
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,7 +59,7 @@ def main() -> None:
         encoder = load_encoder(settings.model, settings.backend, cache_dir)
         docs = list(load_documents([args.corpus], lambda message: None))
         started = time.perf_counter()
-        report = build_index(docs, encoder, IndexStore(index_dir), 600)
+        report = build_index(docs, encoder, Snapshots(index_dir), 600)
         build_s = time.perf_counter() - started
 
         pipeline = QAPipeline(get_settings(index_dir=index_dir, cache_dir=cache_dir), encoder=encoder)
@@ -73,8 +78,12 @@ def main() -> None:
         cold = []
         for _ in range(3):
             started = time.perf_counter()
-            subprocess.run([str(ROOT / ".venv" / "bin" / "qa"), "ask", "--json", questions[0], "--index-dir", str(index_dir)],
-                           check=True, capture_output=True, env={"QA_CACHE_DIR": str(cache_dir), "PATH": "/usr/bin:/bin"})
+            subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "qa"), "ask", "--json", questions[0], "--index-dir", str(index_dir)],
+                check=True,
+                capture_output=True,
+                env={"QA_CACHE_DIR": str(cache_dir), "PATH": "/usr/bin:/bin"},
+            )
             cold.append(time.perf_counter() - started)
 
     throughput = None
@@ -83,18 +92,26 @@ def main() -> None:
         squad_docs = [make_document(f"squad/{i}", text, {}, None) for i, text in enumerate(paragraphs[: args.throughput_docs])]
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            squad_report = build_index([d for d in squad_docs if d], encoder, IndexStore(Path(tmp)), 600)
+            squad_report = build_index([d for d in squad_docs if d], encoder, Snapshots(Path(tmp)), 600)
             throughput = (squad_report.passages, time.perf_counter() - started)
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"corpus: {args.corpus} ({report.documents} documents, {report.passages} passages)")
-    print(f"indexing: {build_s:.2f} s, {report.passages / build_s:.0f} passages/s (cleaning+chunking excluded, encoding included)")
+    print(
+        f"indexing: {build_s:.2f} s, {report.passages / build_s:.0f} passages/s (cleaning+chunking excluded, encoding included)"
+    )
     if throughput:
-        print(f"indexing throughput (SQuAD paragraphs): {throughput[0]} passages in {throughput[1]:.1f} s = "
-              f"{throughput[0] / throughput[1]:.0f} passages/s")
-    print(f"warm query latency (in process, {len(latencies)} asks, question encoded each time): "
-          f"p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, mean {statistics.fmean(latencies):.1f} ms")
-    print(f"repeated question (query vector cached): p50 {percentile(repeated, 0.5):.1f} ms, p95 {percentile(repeated, 0.95):.1f} ms")
+        print(
+            f"indexing throughput (SQuAD paragraphs): {throughput[0]} passages in {throughput[1]:.1f} s = "
+            f"{throughput[0] / throughput[1]:.0f} passages/s"
+        )
+    print(
+        f"warm query latency (in process, {len(latencies)} asks, question encoded each time): "
+        f"p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, mean {statistics.fmean(latencies):.1f} ms"
+    )
+    print(
+        f"repeated question (query vector cached): p50 {percentile(repeated, 0.5):.1f} ms, p95 {percentile(repeated, 0.95):.1f} ms"
+    )
     print(f"cold `qa ask` wall time: median {statistics.median(cold):.2f} s (runs: {', '.join(f'{c:.2f}' for c in cold)})")
     print(f"peak memory (this process): {peak_mb:.0f} MiB")
 

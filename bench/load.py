@@ -25,7 +25,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qa.evaluation import percentile  # noqa: E402
+from qa.evaluation.questions import percentile  # noqa: E402
+
 QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
 FALLBACK = ["When did Iran host Shoigu?", "Who is the spokesman for Iran's foreign ministry?", "Who won the 2022 FIFA World Cup?"]
 
@@ -36,7 +37,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def client(port: int, questions: list[str], offset: int, deadline: float, latencies: list[float], errors: list[str]) -> None:
+async def client(
+    port: int, questions: list[str], offset: int, deadline: float, latencies: list[float], errors: list[str]
+) -> None:
     """One keep-alive HTTP/1.1 connection posting questions back to back.
 
     A bare asyncio client rather than httpx: the load generator shares the machine's two cores
@@ -49,14 +52,18 @@ async def client(port: int, questions: list[str], offset: int, deadline: float, 
             body = json.dumps({"question": questions[i % len(questions)]}).encode()
             i += 1
             started = time.perf_counter()
-            writer.write(b"POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            writer.write(
+                b"POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+            )
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
                 status = int(head.split(b" ", 2)[1])
-                length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length"))
+                length = next(
+                    int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")
+                )
                 await asyncio.wait_for(reader.readexactly(length), 10)
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, StopIteration) as exc:
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, StopIteration) as exc:
                 errors.append(type(exc).__name__)
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -83,11 +90,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--index-dir", type=Path)
-    parser.add_argument("--unique", action="store_true",
-                        help="make every question distinct (numbered), so no request reuses a cached query vector")
+    parser.add_argument(
+        "--unique",
+        action="store_true",
+        help="make every question distinct (numbered), so no request reuses a cached query vector",
+    )
     args = parser.parse_args()
-    questions = ([json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
-                 if QUESTIONS.exists() else FALLBACK)
+    questions = (
+        [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines() if line.strip()]
+        if QUESTIONS.exists()
+        else FALLBACK
+    )
 
     if args.unique:
         questions = [f"{q} ({n})" for n in range(2000) for q in questions]
@@ -97,11 +110,21 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "QA_CACHE_DIR": str(ROOT / ".qa" / "cache")}
         if args.index_dir is None:  # `qa serve` never builds an index: index the bundled corpus first
-            subprocess.run([sys.executable, "-m", "qa.cli", "index", str(ROOT / "qa" / "data" / "corpus"), "--index-dir", str(index_dir)],
-                           cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                   "--index-dir", str(index_dir)], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", "qa.cli", "index", str(ROOT / "qa" / "data" / "corpus"), "--index-dir", str(index_dir)],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir", str(index_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(600):  # bounded wait for start-up (index build included)
@@ -122,8 +145,10 @@ def main() -> None:
     print(f"clients {args.clients}, {elapsed:.1f} s, {len(latencies)} ok requests, {len(errors)} errors")
     print(f"throughput {len(latencies) / elapsed:.1f} requests/s")
     if latencies:
-        print(f"latency p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-              f"p99 {percentile(latencies, 0.99):.1f} ms")
+        print(
+            f"latency p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
+            f"p99 {percentile(latencies, 0.99):.1f} ms"
+        )
     else:
         print("latency p50 nan ms, p95 nan ms, p99 nan ms")
     if errors:

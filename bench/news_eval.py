@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.answering.reader import reader_input  # noqa: E402
 from qa.config import get_settings  # noqa: E402
-from qa.evaluation import evaluate_file, percentile  # noqa: E402
+from qa.evaluation.questions import evaluate_file, percentile  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "bench" / "news" / "articles.jsonl"
@@ -42,21 +42,27 @@ def main() -> None:
     pipeline = QAPipeline(get_settings(index_dir=args.index_dir, cache_dir=ROOT / ".qa" / "cache"))
     started = time.perf_counter()
     pipeline.warm_up()
-    print(f"index: {len(pipeline.index.documents)} documents, {len(pipeline.index.passages)} passages "
-          f"(loaded in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"index: {len(pipeline.index.documents)} documents, {len(pipeline.index.passages)} passages "
+        f"(loaded in {time.perf_counter() - started:.1f} s)"
+    )
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     chosen = [r for r in rows if args.half == "all" or r["half"] == args.half]
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         fh.write("\n".join(json.dumps(r) for r in chosen) + "\n")
     report = evaluate_file(pipeline, Path(fh.name))
     Path(fh.name).unlink()
-    print(f"half {args.half}: answered correctly {report.answer_accuracy:.3f} ({report.answered_correctly}/{report.answerable}), "
-          f"declined correctly {report.abstention_accuracy:.3f} ({report.declined_correctly}/{report.unanswerable}), "
-          f"recall@5 {report.recall_at_5:.3f}")
+    print(
+        f"half {args.half}: answered correctly {report.answer_accuracy:.3f} ({report.answered_correctly}/{report.answerable}), "
+        f"declined correctly {report.abstention_accuracy:.3f} ({report.declined_correctly}/{report.unanswerable}), "
+        f"recall@5 {report.recall_at_5:.3f}"
+    )
     pipeline.loaded.retriever.embed.clear()  # every question is encoded again: no cache hits
     latencies = [pipeline.ask(row["question"]).took_ms for row in chosen]
-    print(f"latency per question, warm, in process: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms "
-          f"({len(latencies)} questions)")
+    print(
+        f"latency per question, warm, in process: p50 {percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms "
+        f"({len(latencies)} questions)"
+    )
     reader = pipeline.loaded.answerer.reader
     if reader is not None:  # the reader's own share: one batched forward pass per question
         answerer, retriever = pipeline.loaded.answerer, pipeline.loaded.retriever
@@ -70,8 +76,10 @@ def main() -> None:
             reader.reader.run(row["question"], windows)
             reads.append(1000 * (time.perf_counter() - started))
             sizes.append(len(windows))
-        print(f"reader alone: p50 {percentile(reads, 0.5):.1f} ms, p95 {percentile(reads, 0.95):.1f} ms per question; "
-              f"batch of {sum(sizes) / len(sizes):.2f} windows on average (at most {max(sizes)})")
+        print(
+            f"reader alone: p50 {percentile(reads, 0.5):.1f} ms, p95 {percentile(reads, 0.95):.1f} ms per question; "
+            f"batch of {sum(sizes) / len(sizes):.2f} windows on average (at most {max(sizes)})"
+        )
     if args.misses:
         for miss in report.misses:
             print(f"miss {miss.id}: {miss.question} — {miss.reason}\n   expected {miss.expected}; got {miss.got}")

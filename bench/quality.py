@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa.config import get_settings  # noqa: E402
-from qa.corpus import Document  # noqa: E402
-from qa.evaluation import percentile  # noqa: E402
+from qa.evaluation.questions import percentile  # noqa: E402
+from qa.evaluation.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
+from qa.ingest.sources import Document  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
-from qa.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
 from qa.stores import is_postgres_url, open_store  # noqa: E402
-from qa.stores.pg_connect import redact  # noqa: E402
+from qa.stores.postgres.connect import redact  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 MODES = {"hybrid": None, "bm25": 0.0, "dense": 1.0}  # dense weight in fusion (None: the default)
@@ -127,8 +127,13 @@ def scifact(args: argparse.Namespace) -> dict:
                 total += ndcg_at_10(ranked, relevant)
             scores[mode] = round(total / len(qrels), 4)
         retriever.dense_weight = default_weight
-    return {"documents": len(documents), "passages": n_passages, "queries": len(qrels), "index_s": round(seconds, 1),
-            "ndcg@10": scores}
+    return {
+        "documents": len(documents),
+        "passages": n_passages,
+        "queries": len(qrels),
+        "index_s": round(seconds, 1),
+        "ndcg@10": scores,
+    }
 
 
 def squad(args: argparse.Namespace) -> dict:
@@ -168,11 +173,22 @@ def squad(args: argparse.Namespace) -> dict:
                 f1_short_kinds += f1(short, q.answers) if short else 0.0
             false_answers += other.ask(q.question).answered
     n = len(sample)
-    return {"documents": len(documents), "passages": n_passages, "questions": n, "seed": args.seed, "index_s": round(seconds, 1),
-            "recall@5": round(hits / n, 4), "answered": round(answered / n, 4), "answer_contains_gold": round(correct / n, 4),
-            "short_em": round(em / n, 4), "short_f1": round(f1_all / n, 4),
-            "short_f1_thing_questions": round(f1_short_kinds / max(asked_short, 1), 4), "thing_questions": asked_short,
-            "false_answers": round(false_answers / n, 4), "latency_ms_p50": round(percentile(latencies, 0.5), 2)}
+    return {
+        "documents": len(documents),
+        "passages": n_passages,
+        "questions": n,
+        "seed": args.seed,
+        "index_s": round(seconds, 1),
+        "recall@5": round(hits / n, 4),
+        "answered": round(answered / n, 4),
+        "answer_contains_gold": round(correct / n, 4),
+        "short_em": round(em / n, 4),
+        "short_f1": round(f1_all / n, 4),
+        "short_f1_thing_questions": round(f1_short_kinds / max(asked_short, 1), 4),
+        "thing_questions": asked_short,
+        "false_answers": round(false_answers / n, 4),
+        "latency_ms_p50": round(percentile(latencies, 0.5), 2),
+    }
 
 
 def main() -> None:
@@ -196,16 +212,26 @@ def main() -> None:
     print(f"backend {args.backend}, passages ≤ {args.max_passage_chars} chars")
     if "scifact" in results:
         s = results["scifact"]
-        print(f"SciFact: {s['documents']} docs, {s['passages']} passages, {s['queries']} test queries, indexed in {s['index_s']} s")
+        print(
+            f"SciFact: {s['documents']} docs, {s['passages']} passages, {s['queries']} test queries, indexed in {s['index_s']} s"
+        )
         print("  nDCG@10  " + "  ".join(f"{mode} {value:.4f}" for mode, value in s["ndcg@10"].items()))
     if "squad" in results:
         s = results["squad"]
-        print(f"SQuAD v1.1 dev, evaluation half (articles 24-47): {s['documents']} paragraphs, {s['passages']} passages, "
-              f"{s['questions']} questions (seed {s['seed']}), indexed in {s['index_s']} s")
-        print(f"  recall@5 {s['recall@5']:.4f}  answered {s['answered']:.4f}  answer contains gold {s['answer_contains_gold']:.4f}")
-        print(f"  short answer EM {s['short_em']:.4f}  F1 {s['short_f1']:.4f}  (F1 on the {s['thing_questions']} questions that ask "
-              f"for a thing: {s['short_f1_thing_questions']:.4f})")
-        print(f"  false answers (asked of an index of articles 0-23) {s['false_answers']:.4f}  latency p50 {s['latency_ms_p50']} ms")
+        print(
+            f"SQuAD v1.1 dev, evaluation half (articles 24-47): {s['documents']} paragraphs, {s['passages']} passages, "
+            f"{s['questions']} questions (seed {s['seed']}), indexed in {s['index_s']} s"
+        )
+        print(
+            f"  recall@5 {s['recall@5']:.4f}  answered {s['answered']:.4f}  answer contains gold {s['answer_contains_gold']:.4f}"
+        )
+        print(
+            f"  short answer EM {s['short_em']:.4f}  F1 {s['short_f1']:.4f}  (F1 on the {s['thing_questions']} questions that ask "
+            f"for a thing: {s['short_f1_thing_questions']:.4f})"
+        )
+        print(
+            f"  false answers (asked of an index of articles 0-23) {s['false_answers']:.4f}  latency p50 {s['latency_ms_p50']} ms"
+        )
 
 
 if __name__ == "__main__":

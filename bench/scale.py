@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from embeddings.vectors import VectorIndex, exact_top_k  # noqa: E402
-from qa.chunking import Passage  # noqa: E402
-from qa.evaluation import percentile  # noqa: E402
-from qa.index import Index  # noqa: E402
+from qa.evaluation.questions import percentile  # noqa: E402
+from qa.ingest.chunking import Passage  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
+from qa.stores.local.index import Index  # noqa: E402
+from qa.stores.local.vectors import VectorIndex, exact_top_k  # noqa: E402
 from qa.text import terms  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
@@ -44,7 +44,10 @@ BENCH = ROOT.parent / "shared" / "bench"
 
 def sentence_pool(n: int, seed: int) -> tuple[list[str], list[int]]:
     """(sentences, source text of each): SQuAD articles and SciFact abstracts cut into sentences."""
-    sources = ["\n".join(p["context"] for p in a["paragraphs"]) for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]]
+    sources = [
+        "\n".join(p["context"] for p in a["paragraphs"])
+        for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
+    ]
     sources += [json.loads(line)["text"] for line in (BENCH / "scifact" / "corpus.jsonl").read_text().splitlines()[:3000]]
     pairs = [(s.strip(), i) for i, t in enumerate(sources) for s in re.split(r"(?<=[.!?])\s+", t) if 40 <= len(s.strip()) <= 300]
     random.Random(seed).shuffle(pairs)
@@ -89,15 +92,23 @@ def main() -> None:
     groups = [np.array(members) for members in by_source.values() if len(members) >= 3]
     started = time.perf_counter()
     pool_vectors = encoder.encode(pool, batch_size=64)
-    print(f"{'mixed' if args.mix else 'topical'} passages; encoded a pool of {len(pool)} sentences in {time.perf_counter() - started:.1f} s ({args.backend})")
+    print(
+        f"{'mixed' if args.mix else 'topical'} passages; encoded a pool of {len(pool)} sentences in {time.perf_counter() - started:.1f} s ({args.backend})"
+    )
     pool_terms = [terms(s) for s in pool]
-    squad = [qa["question"] for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
-             for p in a["paragraphs"] for qa in p["qas"]]
+    squad = [
+        qa["question"]
+        for a in json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
+        for p in a["paragraphs"]
+        for qa in p["qas"]
+    ]
     questions = random.Random(args.seed).sample(squad, args.queries)
     query_vectors = encoder.encode(questions)
 
     print()
-    print("| passages | IVF build | nprobe | BM25 build | vectors MiB | IVF-SQ8 MiB | BM25 MiB | exact ms p50/p95 | IVF ms p50/p95 | BM25 ms p50/p95 | hybrid ms p50/p95 | recall@10 | peak RSS MiB |")
+    print(
+        "| passages | IVF build | nprobe | BM25 build | vectors MiB | IVF-SQ8 MiB | BM25 MiB | exact ms p50/p95 | IVF ms p50/p95 | BM25 ms p50/p95 | hybrid ms p50/p95 | recall@10 | peak RSS MiB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
         if args.mix:
@@ -137,10 +148,13 @@ def main() -> None:
 
         ivf_bytes = faiss.serialize_index(ann.ann).nbytes
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"| {n:,} | {ann_build:.1f} s | {ann.params['nprobe']}/{ann.params['nlist']} | {bm25_build:.1f} s | "
-              f"{vectors.nbytes / 2**20:.0f} | {ivf_bytes / 2**20:.0f} | {bm25_bytes(bm25) / 2**20:.0f} | "
-              f"{percentiles(exact_ms)} | {percentiles(ann_ms)} | {percentiles(bm25_ms)} | {percentiles(hybrid_ms)} | "
-              f"{recall:.3f} | {peak:.0f} |", flush=True)
+        print(
+            f"| {n:,} | {ann_build:.1f} s | {ann.params['nprobe']}/{ann.params['nlist']} | {bm25_build:.1f} s | "
+            f"{vectors.nbytes / 2**20:.0f} | {ivf_bytes / 2**20:.0f} | {bm25_bytes(bm25) / 2**20:.0f} | "
+            f"{percentiles(exact_ms)} | {percentiles(ann_ms)} | {percentiles(bm25_ms)} | {percentiles(hybrid_ms)} | "
+            f"{recall:.3f} | {peak:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

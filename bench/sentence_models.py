@@ -26,7 +26,7 @@ from embeddings.encoder import load_encoder  # noqa: E402
 from qa.answering.features import question_weights, sentence_features  # noqa: E402
 from qa.answering.question import QuestionAnalyzer  # noqa: E402
 from qa.config import get_settings  # noqa: E402
-from qa.squad import TRAIN_ARTICLES, contains_gold, load_squad  # noqa: E402
+from qa.evaluation.squad import TRAIN_ARTICLES, contains_gold, load_squad  # noqa: E402
 from training.answerer import FIT_ARTICLES, HALVES, SQUAD, fit, training_indexes  # noqa: E402
 
 Group = tuple[int, np.ndarray, np.ndarray]  # (article, features of each candidate, holds gold)

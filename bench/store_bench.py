@@ -48,14 +48,14 @@ import quality  # noqa: E402
 import scale  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from qa import chunking  # noqa: E402
 from qa.config import get_settings  # noqa: E402
-from qa.corpus import Document  # noqa: E402
-from qa.evaluation import percentile  # noqa: E402
+from qa.evaluation.questions import percentile  # noqa: E402
+from qa.evaluation.squad import EVAL_ARTICLES, contains_gold, load_squad  # noqa: E402
+from qa.ingest import chunking  # noqa: E402
+from qa.ingest.sources import Document  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
-from qa.squad import EVAL_ARTICLES, contains_gold, load_squad  # noqa: E402
-from qa.stores.local import LocalStore  # noqa: E402
-from qa.stores.postgres import PgStore  # noqa: E402
+from qa.stores.local.store import LocalStore  # noqa: E402
+from qa.stores.postgres.store import PgStore  # noqa: E402
 from tests.pgcluster import PgCluster  # noqa: E402
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -89,8 +89,13 @@ def squad_recall(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         pipeline, seconds, n_passages = quality.build(documents, args.backend, args.max_passage_chars, Path(tmp))
         hits = sum(any(contains_gold(r.passage, q.answers) for r in pipeline.search(q.question, 5).results) for q in sample)
-    return {"passages": n_passages, "questions": len(sample), "seed": args.seed, "index_s": round(seconds, 1),
-            "recall@5": round(hits / len(sample), 4)}
+    return {
+        "passages": n_passages,
+        "questions": len(sample),
+        "seed": args.seed,
+        "index_s": round(seconds, 1),
+        "recall@5": round(hits / len(sample), 4),
+    }
 
 
 def run_quality(args: argparse.Namespace) -> None:
@@ -113,8 +118,10 @@ def run_quality(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         n = r["scifact"]["ndcg@10"]
-        print(f"| {name} | {n['hybrid']:.4f} | {n['bm25']:.4f} | {n['dense']:.4f} | {r['squad']['recall@5']:.4f} | "
-              f"{r['scifact']['index_s']} | {r['squad']['index_s']} |")
+        print(
+            f"| {name} | {n['hybrid']:.4f} | {n['bm25']:.4f} | {n['dense']:.4f} | {r['squad']['recall@5']:.4f} | "
+            f"{r['scifact']['index_s']} | {r['squad']['index_s']} |"
+        )
 
 
 # ---- scale -----------------------------------------------------------------------------------
@@ -154,8 +161,10 @@ def synthetic_documents(n: int, pool: list[str], source_of: list[int], rng: np.r
     groups = [np.array(m) for m in by_source.values() if len(m) >= 3]
     weights = np.array([len(g) for g in groups], dtype=float)
     chosen = rng.choice(len(groups), size=n, p=weights / weights.sum())
-    return [edit(Document(f"d{i}", "", ""), [pool[j] for j in groups[g][rng.integers(0, len(groups[g]), 3)]])
-            for i, g in enumerate(chosen)]
+    return [
+        edit(Document(f"d{i}", "", ""), [pool[j] for j in groups[g][rng.integers(0, len(groups[g]), 3)]])
+        for i, g in enumerate(chosen)
+    ]
 
 
 def edit(doc: Document, sentences: list[str]) -> Document:
@@ -204,13 +213,19 @@ def run_scale(args: argparse.Namespace) -> None:
         _pysbd_split(doc.text)
     split_ms = (time.perf_counter() - started) * 1000 / len(sample)
     same = sum(_pysbd_split(d.text) == KNOWN_SPLITS[d.text] for d in sample[:500])
-    print(f"sentence splitting (pysbd): {split_ms:.2f} ms a document on {len(sample):,} documents, about "
-          f"{split_ms * len(docs) / 1000:.0f} s for all; pysbd agrees with the known offsets on {same} of 500", flush=True)
+    print(
+        f"sentence splitting (pysbd): {split_ms:.2f} ms a document on {len(sample):,} documents, about "
+        f"{split_ms * len(docs) / 1000:.0f} s for all; pysbd agrees with the known offsets on {same} of 500",
+        flush=True,
+    )
     if args.split == "known":
         chunking.split_sentences = known_split  # type: ignore[assignment]  # what chunk_document calls
     ann_threshold = get_settings().ann_threshold
-    print(f"{len(docs):,} documents of one passage; {args.queries} SQuAD questions (seed {args.seed}); "
-          f"approximate search above {ann_threshold:,} passages (IVF-SQ8 locally, HNSW in PostgreSQL)", flush=True)
+    print(
+        f"{len(docs):,} documents of one passage; {args.queries} SQuAD questions (seed {args.seed}); "
+        f"approximate search above {ann_threshold:,} passages (IVF-SQ8 locally, HNSW in PostgreSQL)",
+        flush=True,
+    )
     cluster, url = server()
     rows = []
     try:
@@ -225,7 +240,9 @@ def run_scale(args: argparse.Namespace) -> None:
                 assert report.passages == len(docs), report.passages
                 retriever = HybridRetriever(store.open(fake.model_name, fake.backend), fake)
                 retriever.run(questions[0], 10, query_vector=query_vectors[0])
-                ms = scale.timed(lambda i, r=retriever: r.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions)))
+                ms = scale.timed(
+                    lambda i, r=retriever: r.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions))
+                )
                 lsn = wal_lsn(url) if name == "postgresql" else ""
                 with store.lock(wait_s=60):
                     started = time.perf_counter()
@@ -234,14 +251,23 @@ def run_scale(args: argparse.Namespace) -> None:
                 assert len(update.updated) == args.changed, len(update.updated)
                 written = wal_since(url, lsn) if isinstance(store, PgStore) else snapshot_bytes(store)  # type: ignore[arg-type]
                 rows.append((name, load_s, ms, update_s, written))
-                print(rows[-1][:2], f"p50 {percentile(ms, 0.5):.1f} ms", f"update {update_s:.1f} s, {written / 2**20:.1f} MiB", flush=True)
+                print(
+                    rows[-1][:2],
+                    f"p50 {percentile(ms, 0.5):.1f} ms",
+                    f"update {update_s:.1f} s, {written / 2**20:.1f} MiB",
+                    flush=True,
+                )
                 store.close()
     finally:
         cluster.stop()
-    print(f"\n| backend | passages | load + index build | hybrid query ms p50 / p95 | update of {args.changed} documents | bytes written by it |")
+    print(
+        f"\n| backend | passages | load + index build | hybrid query ms p50 / p95 | update of {args.changed} documents | bytes written by it |"
+    )
     print("|---|---|---|---|---|---|")
     for name, load_s, ms, update_s, written in rows:
-        print(f"| {name} | {len(docs):,} | {load_s:.1f} s | {scale.percentiles(ms)} | {update_s:.2f} s | {written / 2**20:.1f} MiB |")
+        print(
+            f"| {name} | {len(docs):,} | {load_s:.1f} s | {scale.percentiles(ms)} | {update_s:.2f} s | {written / 2**20:.1f} MiB |"
+        )
 
 
 def main() -> None:

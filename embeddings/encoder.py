@@ -25,8 +25,6 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.errors import Unavailable
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: everything is local
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -34,8 +32,11 @@ BUNDLED_MODEL_NAMES = {"sentence-transformers/all-minilm-l6-v2", "all-minilm-l6-
 Progress = Callable[[int], None]
 
 
-class EncoderError(Unavailable):
-    """The configured model cannot be found or loaded."""
+class EncoderError(RuntimeError):
+    """The configured model cannot be found or loaded; the message names the fix.
+
+    A plain RuntimeError: this package knows nothing of the product that uses it. `qa` turns it
+    into its own `Unavailable` where it loads the encoder."""
 
 
 class Encoder(Protocol):

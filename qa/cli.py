@@ -196,8 +196,8 @@ def index(
     max_passage_chars: Annotated[int | None, typer.Option(help="Passage length bound [env: QA_MAX_PASSAGE_CHARS]")] = None,
 ) -> None:
     """Index articles incrementally: only new or changed documents are embedded; vanished files are dropped."""
-    from qa.corpus import index_root, load_documents
-    from qa.ner import SpanTagger
+    from qa.ingest.sources import index_root, load_documents
+    from qa.ingest.tagging import SpanTagger
 
     settings = _settings(
         index_dir=index_dir,
@@ -308,7 +308,7 @@ def remove(
 @app.command()
 def migrate(store_url: StoreUrl = None) -> None:
     """Create or upgrade the index schema in PostgreSQL (QA_STORE_URL); `qa index` and servers on the primary do it too."""
-    from qa.stores.postgres import PgStore
+    from qa.stores.postgres.store import PgStore
 
     settings = _settings(store_url=store_url)
     if not settings.postgres:
@@ -446,7 +446,7 @@ def evaluate(
     reader: UseReader = None,
 ) -> None:
     """Score answers, abstentions and retrieval on a question file; list every miss."""
-    from qa.evaluation import evaluate_file
+    from qa.evaluation.questions import evaluate_file
 
     settings = _settings(
         index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, reader=reader

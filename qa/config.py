@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     def store_location(self) -> str:
         """Where the index is, for messages (never the password)."""
         if self.postgres:
-            from qa.stores.pg_connect import redact
+            from qa.stores.postgres.connect import redact
 
             return redact(str(self.store_url))
         return str(self.index_path)

@@ -8,6 +8,8 @@ API to 4xx/404/503, the Slack bot to a reply telling the user what went wrong.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 
 
@@ -43,5 +45,23 @@ class ConversationNotFound(NotFound):
     """A conversation id that was never started here, or was forgotten (idle too long, or evicted)."""
 
 
+class StoreError(Unavailable):
+    """The index is missing, damaged or incompatible, on either backend; the message says how to repair it."""
+
+
+class NoIndex(StoreError):
+    """No index has been built at the configured place yet: `qa index PATH` builds one."""
+
+
 EXIT_CODES = {ErrorKind.BAD_INPUT: 2, ErrorKind.NOT_FOUND: 1, ErrorKind.UNAVAILABLE: 1}
 HTTP_STATUS = {ErrorKind.BAD_INPUT: 422, ErrorKind.NOT_FOUND: 404, ErrorKind.UNAVAILABLE: 503}
+
+
+@contextmanager
+def unavailable_on(*errors: type[Exception]) -> Iterator[None]:
+    """Re-raise these errors of a library that knows nothing of this hierarchy (the encoder's) as
+    `Unavailable`, message kept, so the front ends answer 503 / exit 1 instead of a traceback."""
+    try:
+        yield
+    except errors as exc:
+        raise Unavailable(str(exc)) from exc

@@ -16,17 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import Encoder, EncoderError, load_encoder
 from qa.answering import Answerer
 from qa.answering.reader import ReaderStage, default_reader
 from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
 from qa.conversation import ConversationService
-from qa.corpus import load_documents
-from qa.errors import BadInput, QuestionError
-from qa.ner import SpanTagger
+from qa.errors import BadInput, QuestionError, StoreError, unavailable_on
+from qa.ingest.sources import load_documents
+from qa.ingest.tagging import SpanTagger
 from qa.retrieval import HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
-from qa.snapshots import IndexStoreError
 from qa.state import open_state
 from qa.stores import open_store
 from qa.stores.base import IndexChanged, IndexReader
@@ -75,9 +74,10 @@ class QAPipeline:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(
-                self.settings.model, self.settings.backend, self.settings.cache_dir, self.settings.threads
-            )
+            with unavailable_on(EncoderError):
+                self._encoder = load_encoder(
+                    self.settings.model, self.settings.backend, self.settings.cache_dir, self.settings.threads
+                )
         return self._encoder
 
     def build_bundled_index(self, warn: Callable[[str], None], progress: Callable[[int, int], None] | None = None) -> None:
@@ -93,9 +93,9 @@ class QAPipeline:
                 )
 
     def require_index(self) -> None:
-        """Raise IndexStoreError naming `qa index` unless a published index exists (servers never build one)."""
+        """Raise StoreError naming `qa index` unless a published index exists (servers never build one)."""
         if not self.store.exists():
-            raise IndexStoreError(
+            raise StoreError(
                 f"no index in {self.store.location}: build one with `qa index PATH` (or point --index-dir or --store-url at one)"
             )
 
@@ -119,7 +119,7 @@ class QAPipeline:
             self._last_reload_check = time.monotonic()
             try:
                 self.reload_if_changed()
-            except IndexStoreError as exc:  # a broken new snapshot: keep answering from the old one
+            except StoreError as exc:  # a broken new snapshot: keep answering from the old one
                 logging.getLogger("qa").warning("not switching index: %s", exc)
             current = self._loaded
         if current is None:

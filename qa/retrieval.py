@@ -14,8 +14,9 @@ from threading import Lock
 
 import numpy as np
 
-from embeddings.encoder import Encoder
-from qa.chunking import Passage
+from embeddings.encoder import Encoder, EncoderError
+from qa.errors import unavailable_on
+from qa.ingest.chunking import Passage
 from qa.stores.base import IndexReader
 from qa.text import terms
 
@@ -52,7 +53,8 @@ class QueryEmbeddingCache:
             if vector is not None:
                 self._items.move_to_end(query)
                 return vector
-        vector = self.encoder.encode([query])[0]
+        with unavailable_on(EncoderError):
+            vector = self.encoder.encode([query])[0]
         vector.setflags(write=False)
         with self._lock:
             self._items[query] = vector

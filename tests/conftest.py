@@ -23,11 +23,11 @@ from api.app import create_app
 from embeddings.encoder import load_encoder
 from qa.cli import app as cli_app
 from qa.config import BUNDLED_CORPUS, get_settings
-from qa.corpus import index_root, load_documents, make_document
-from qa.index import build_index
+from qa.ingest.sources import index_root, load_documents, make_document
 from qa.pipeline import QAPipeline
-from qa.snapshots import IndexStore
 from qa.stores import open_store
+from qa.stores.local.index import build_index
+from qa.stores.local.snapshots import Snapshots
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = ROOT / ".qa" / "cache"  # the exported ONNX model is reused across runs
@@ -38,7 +38,7 @@ EXTRA_EVAL = ROOT / "tests" / "data" / "extra_questions.jsonl"
 def invented_pipeline(articles: dict[str, tuple[str, str]], path: Path, encoder) -> QAPipeline:
     """The real pipeline over invented articles ({doc_id: (title, text)}) indexed into `path`."""
     docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in articles.items()]
-    build_index([d for d in docs if d], encoder, IndexStore(path), 600)
+    build_index([d for d in docs if d], encoder, Snapshots(path), 600)
     return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR, top_k=5), encoder=encoder)
 
 
@@ -52,7 +52,7 @@ def encoder():
 def index_dir(tmp_path_factory, encoder) -> Path:
     path = tmp_path_factory.mktemp("index")
     warnings: list[str] = []
-    build_index(load_documents([BUNDLED_CORPUS], warnings.append), encoder, IndexStore(path), 600)
+    build_index(load_documents([BUNDLED_CORPUS], warnings.append), encoder, Snapshots(path), 600)
     assert not warnings
     return path
 
@@ -83,7 +83,12 @@ def qa_process(*args: str, env: dict | None = None, timeout: float = 180) -> sub
     """Run the real `qa` executable in a subprocess (for tests about the process itself)."""
     full_env = {**os.environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT,
+        [sys.executable, "-m", "qa.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
     )
 
 
@@ -115,8 +120,10 @@ class Server:
         self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"qa-server-{self.port}.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "qa.cli", *args, "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env={**os.environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})},
-            stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self.wait_ready(health_path)
 
@@ -199,7 +206,7 @@ def xss_index_dir(tmp_path_factory, encoder) -> Path:
         "Repairs are expected to cost $3 million and to last until the end of the year, officials said.\n"
     )
     path = tmp_path_factory.mktemp("xss-index")
-    build_index(load_documents([corpus], lambda m: None), encoder, IndexStore(path), 600)
+    build_index(load_documents([corpus], lambda m: None), encoder, Snapshots(path), 600)
     return path
 
 
@@ -287,7 +294,11 @@ class Backend:
         try:
             with store.lock(wait_s=60):
                 return store.build(
-                    load_documents(folders, lambda m: None), encoder, 600, scanned_roots=[index_root(f) for f in folders], **kwargs
+                    load_documents(folders, lambda m: None),
+                    encoder,
+                    600,
+                    scanned_roots=[index_root(f) for f in folders],
+                    **kwargs,
                 )
         finally:
             store.close()
@@ -300,7 +311,7 @@ class Backend:
 
         import psycopg
 
-        from qa.stores.postgres import WRITER_LOCK
+        from qa.stores.postgres.store import WRITER_LOCK
 
         deadline = time.monotonic() + timeout
         with psycopg.connect(self.url, autocommit=True) as conn:

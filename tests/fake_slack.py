@@ -57,12 +57,29 @@ class FakeSocketMode:
     def send_event(self, event: dict, event_id: str) -> str:
         """Deliver an event to the one open connection; returns the envelope id Slack expects acknowledged."""
         envelope_id = uuid.uuid4().hex
-        payload = {"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": event_id,
-                   "event_time": int(time.time()), "event": event}
+        payload = {
+            "token": "x",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+        }
         with self._lock:
             [connection] = self.open
-        connection.send(json.dumps({"envelope_id": envelope_id, "type": "events_api", "accepts_response_payload": False,
-                                    "retry_attempt": 0, "retry_reason": "", "payload": payload}))
+        connection.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": "events_api",
+                    "accepts_response_payload": False,
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                    "payload": payload,
+                }
+            )
+        )
         return envelope_id
 
     def close(self) -> None:

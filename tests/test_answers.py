@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import EXTRA_EVAL, SHARED_EVAL
+
 from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.errors import BadInput
-from qa.evaluation import evaluate_file
+from qa.evaluation.questions import evaluate_file
 from qa.pipeline import QuestionError
 from qa.schema import Answer
 
@@ -25,15 +25,18 @@ def test_hybrid_search_ranks_the_relevant_passage_first(pipeline):
     assert scores == sorted(scores, reverse=True)
 
 
-@pytest.mark.parametrize("question,kind", [
-    ("Who is the spokesman for Iran's foreign ministry?", AnswerKind.PERSON),
-    ("Which CIA director warned about Russia?", AnswerKind.PERSON),
-    ("When did Iran host Shoigu?", AnswerKind.TIME),
-    ("Which country did Zelensky visit when he pressed Sunak?", AnswerKind.PLACE),
-    ("How many Shahed drones had Iran provided?", AnswerKind.QUANTITY),
-    ("What is the range of the drones?", AnswerKind.QUANTITY),
-    ("Which newspaper first reported the transfer?", AnswerKind.ORGANIZATION),
-])
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("Who is the spokesman for Iran's foreign ministry?", AnswerKind.PERSON),
+        ("Which CIA director warned about Russia?", AnswerKind.PERSON),
+        ("When did Iran host Shoigu?", AnswerKind.TIME),
+        ("Which country did Zelensky visit when he pressed Sunak?", AnswerKind.PLACE),
+        ("How many Shahed drones had Iran provided?", AnswerKind.QUANTITY),
+        ("What is the range of the drones?", AnswerKind.QUANTITY),
+        ("Which newspaper first reported the transfer?", AnswerKind.ORGANIZATION),
+    ],
+)
 def test_question_kinds(question, kind):
     assert QuestionAnalyzer().run(question).kind is kind
 
@@ -65,12 +68,15 @@ def test_reposted_story_is_one_citation_listing_both_outlets(pipeline):
     assert all(c.doc_id not in {"000_41c7a4f655479979", "002_e9b77a83d58f4b26"} for c in pipeline.ask(SHOIGU).citations[1:])
 
 
-@pytest.mark.parametrize("question", [
-    "Who won the 2022 FIFA World Cup?",
-    "How many people were killed after a ferry capsized in Mozambique?",  # only in a "See also" line
-    "Who did Timothee Chalamet reunite with?",  # only in a list of unrelated headlines
-    "How many ballistic missiles did Iran deliver to Russia?",  # on topic, but never stated
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the 2022 FIFA World Cup?",
+        "How many people were killed after a ferry capsized in Mozambique?",  # only in a "See also" line
+        "Who did Timothee Chalamet reunite with?",  # only in a list of unrelated headlines
+        "How many ballistic missiles did Iran deliver to Russia?",  # on topic, but never stated
+    ],
+)
 def test_declines_when_the_corpus_does_not_say(pipeline, question):
     answer = pipeline.ask(question)
     assert (answer.answered, answer.answer, answer.citations) == (False, None, [])
@@ -79,9 +85,31 @@ def test_declines_when_the_corpus_does_not_say(pipeline, question):
 
 def test_json_contract(pipeline):
     data = json.loads(pipeline.ask(SHOIGU).model_dump_json())
-    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms", "short_answer", "short_start",
-                         "short_end", "kind", "confidence"}
-    assert set(data["citations"][0]) == {"n", "doc_id", "title", "url", "published", "passage", "start", "end", "score", "sources"}
+    assert set(data) == {
+        "question",
+        "answer",
+        "answered",
+        "message",
+        "citations",
+        "took_ms",
+        "short_answer",
+        "short_start",
+        "short_end",
+        "kind",
+        "confidence",
+    }
+    assert set(data["citations"][0]) == {
+        "n",
+        "doc_id",
+        "title",
+        "url",
+        "published",
+        "passage",
+        "start",
+        "end",
+        "score",
+        "sources",
+    }
     assert Answer.model_validate(data).citations[0].n == 1
     declined = json.loads(pipeline.ask("What is the capital of Australia?").model_dump_json())
     assert declined["answer"] is None and declined["answered"] is False and declined["citations"] == []

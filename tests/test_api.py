@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from conftest import CACHE_DIR, ROOT, XSS_PAYLOAD, Server
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from conftest import CACHE_DIR, ROOT, XSS_PAYLOAD, Server
 from embeddings.encoder import EncoderError
 from qa.config import get_settings
 from qa.pipeline import QAPipeline
@@ -30,8 +30,20 @@ def test_post_and_get_ask_return_the_answer_object(client):
     assert posted.status_code == 200
     data = posted.json()
     assert data["answered"] and "September" in data["answer"]
-    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms", "conversation_id",
-                         "short_answer", "short_start", "short_end", "kind", "confidence"}
+    assert set(data) == {
+        "question",
+        "answer",
+        "answered",
+        "message",
+        "citations",
+        "took_ms",
+        "conversation_id",
+        "short_answer",
+        "short_start",
+        "short_end",
+        "kind",
+        "confidence",
+    }
     assert data["conversation_id"] is None  # a one-shot question starts nothing
     got = client.get("/ask", params={"q": SHOIGU}).json()
     assert got["answer"] == data["answer"] and got["citations"][0]["url"] == data["citations"][0]["url"]
@@ -86,16 +98,19 @@ def test_declined_answer(client):
     assert (data["answered"], data["answer"], data["citations"]) == (False, None, [])
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({"question": ""}, "empty"),
-    ({"question": "   \t "}, "empty"),
-    ({"question": "x" * 2001}, "2000"),
-    ({"question": SHOIGU, "top_k": 0}, "top_k"),
-    ({"question": SHOIGU, "top_k": 51}, "top_k"),
-    ({"question": SHOIGU, "top_k": "many"}, "top_k"),
-    ({"question": 42}, "question"),
-    ({}, "question"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({"question": ""}, "empty"),
+        ({"question": "   \t "}, "empty"),
+        ({"question": "x" * 2001}, "2000"),
+        ({"question": SHOIGU, "top_k": 0}, "top_k"),
+        ({"question": SHOIGU, "top_k": 51}, "top_k"),
+        ({"question": SHOIGU, "top_k": "many"}, "top_k"),
+        ({"question": 42}, "question"),
+        ({}, "question"),
+    ],
+)
 def test_bad_input_is_a_4xx_that_says_what_to_fix(client, body, fragment):
     response = post(client, body)
     assert response.status_code == 422
@@ -140,10 +155,18 @@ def test_source_viewer_and_json(client):
     assert doc["title"].replace("'", "&#39;") in page.text
 
 
-@pytest.mark.parametrize("path", [
-    "/sources/nope", "/sources/nope.json", "/sources/..%2F..%2Fetc%2Fpasswd", "/sources/%2Fetc%2Fpasswd",
-    "/sources/../../etc/passwd", "/sources/..%252F..%252Fetc%252Fpasswd", "/sources/%2e%2e/%2e%2e/pyproject.toml",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sources/nope",
+        "/sources/nope.json",
+        "/sources/..%2F..%2Fetc%2Fpasswd",
+        "/sources/%2Fetc%2Fpasswd",
+        "/sources/../../etc/passwd",
+        "/sources/..%252F..%252Fetc%252Fpasswd",
+        "/sources/%2e%2e/%2e%2e/pyproject.toml",
+    ],
+)
 def test_unknown_or_escaping_doc_ids_are_404(client, path):
     response = client.get(path)
     assert response.status_code == 404, path
@@ -171,8 +194,12 @@ def test_openapi_docs_work_offline(client):
 
 
 def test_concurrent_requests_match_sequential(server):
-    questions = [SHOIGU, "Who is the spokesman for Iran's foreign ministry?", "Who won the 2022 FIFA World Cup?",
-                 "How many Shahed drones had Iran provided to Russia since August?"] * 6
+    questions = [
+        SHOIGU,
+        "Who is the spokesman for Iran's foreign ministry?",
+        "Who won the 2022 FIFA World Cup?",
+        "How many Shahed drones had Iran provided to Russia since August?",
+    ] * 6
     with httpx.Client(base_url=server.url, timeout=30) as http:
         sequential = [post(http, {"question": q}).json()["answer"] for q in questions]
         with ThreadPoolExecutor(max_workers=12) as pool:
@@ -203,13 +230,31 @@ def test_qa_serve_process_smoke(index_dir):
         srv.stop()
 
 
-@pytest.mark.skipif(shutil.which("schemathesis") is None and not (ROOT / ".venv" / "bin" / "schemathesis").exists(),
-                    reason="schemathesis not installed")
+@pytest.mark.skipif(
+    shutil.which("schemathesis") is None and not (ROOT / ".venv" / "bin" / "schemathesis").exists(),
+    reason="schemathesis not installed",
+)
 def test_schemathesis_finds_no_server_errors(server):
     binary = shutil.which("schemathesis") or str(ROOT / ".venv" / "bin" / "schemathesis")
     result = subprocess.run(
-        [binary, "run", f"{server.url}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "25",
-         "--seed", "1", "--request-timeout", "10", "--phases", "examples,coverage,fuzzing"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            binary,
+            "run",
+            f"{server.url}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--request-timeout",
+            "10",
+            "--phases",
+            "examples,coverage,fuzzing",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]

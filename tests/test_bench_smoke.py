@@ -9,7 +9,6 @@ import sys
 
 import psycopg
 import pytest
-
 from conftest import ROOT
 
 SHARED_BENCH = ROOT.parent / "shared" / "bench"
@@ -61,7 +60,11 @@ def test_quality_squad_into_postgresql_keeps_its_two_indexes_apart(pg_cluster):
     env = {**os.environ, "QA_STORE_URL": url}
     result = subprocess.run(
         [sys.executable, "bench/quality.py", "--only", "squad", "--limit", "40", "--sample", "20", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     squad = json.loads(result.stdout)["squad"]

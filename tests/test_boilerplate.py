@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from qa.boilerplate import Boilerplate
-from qa.cleaning import clean_text
-from qa.corpus import load_documents
+from qa.ingest.boilerplate import Boilerplate
+from qa.ingest.cleaning import clean_text
+from qa.ingest.sources import load_documents
 
 TOPICS = [
     "The city council voted on Tuesday to raise parking fees in the old town by a fifth from April.",
@@ -48,10 +48,7 @@ def test_segment_recurring_across_documents_of_one_outlet_is_removed():
 
 def test_sentence_repeated_across_outlets_or_in_one_story_is_kept():
     # Five outlets repeat the same quote: counted per outlet, it never recurs.
-    rows = [
-        (f"outlet{i}", f"{TOPICS[i]} {SHARED_QUOTE} Officials gave no further details.")
-        for i in range(5)
-    ]
+    rows = [(f"outlet{i}", f"{TOPICS[i]} {SHARED_QUOTE} Officials gave no further details.") for i in range(5)]
     bp = Boilerplate.learn(rows)
     assert all(SHARED_QUOTE in clean_text(t, bp, g).text for g, t in rows)
     # One outlet covering one story all week repeats background: same topic, so not boilerplate.
@@ -68,32 +65,20 @@ def test_sentence_repeated_across_outlets_or_in_one_story_is_kept():
 def test_datelines_are_never_learnt():
     docs = [f"MOSCOW, February 7. {topic}" for topic in TOPICS]
     bp = Boilerplate.learn(("wire", d) for d in docs)
-    assert all(
-        clean_text(d, bp, "wire").text.startswith("MOSCOW, February 7.") for d in docs
-    )
+    assert all(clean_text(d, bp, "wire").text.startswith("MOSCOW, February 7.") for d in docs)
 
 
 def test_load_documents_learns_per_url_host(tmp_path):
-    rows = [
-        {"id": f"g{i}", "url": f"https://www.gazette.example/story/{i}", "text": d}
-        for i, d in enumerate(outlet_docs(6))
-    ]
-    rows.append(
-        {"id": "other", "url": "https://other.example/1", "text": outlet_docs(1)[0]}
-    )
+    rows = [{"id": f"g{i}", "url": f"https://www.gazette.example/story/{i}", "text": d} for i, d in enumerate(outlet_docs(6))]
+    rows.append({"id": "other", "url": "https://other.example/1", "text": outlet_docs(1)[0]})
     (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     warnings: list[str] = []
     docs = {d.doc_id: d for d in load_documents([tmp_path], warnings.append)}
     assert not warnings and len(docs) == 7
     assert all("tips to the desk" not in docs[f"g{i}"].text for i in range(6))
-    assert (
-        "tips to the desk" in docs["other"].text
-    )  # a different host: nothing learnt from one document
+    assert "tips to the desk" in docs["other"].text  # a different host: nothing learnt from one document
 
 
 def test_learning_is_deterministic():
     docs = [("gazette", d) for d in outlet_docs()]
-    assert (
-        Boilerplate.learn(docs).stats()
-        == Boilerplate.learn(list(reversed(docs))).stats()
-    )
+    assert Boilerplate.learn(docs).stats() == Boilerplate.learn(list(reversed(docs))).stats()

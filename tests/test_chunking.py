@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.chunking import chunk_document, split_sentences
+from qa.ingest.chunking import chunk_document, split_sentences
 
 TEXT = (
     "The U.S. said on Monday that Mr. Smith met officials in Washington. “We are concerned,” he said.\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.cleaning import clean_text
+from qa.ingest.cleaning import clean_text
 
 ARTICLE = (
     "WASHINGTON (AP) — Officials said on Tuesday that the new budget would be sent to Congress next week "
@@ -69,14 +69,18 @@ def test_unrelated_headline_list_without_header_is_removed():
 
 
 def test_article_continues_after_a_list_when_a_real_paragraph_follows():
-    long_paragraph = ("Lawmakers from both parties said they expected a long debate over the measure, which would "
-                      "also fund bridge inspections in every state for the next five years, officials said.")
+    long_paragraph = (
+        "Lawmakers from both parties said they expected a long debate over the measure, which would "
+        "also fund bridge inspections in every state for the next five years, officials said."
+    )
     text = cleaned("Budget heads to Congress", ARTICLE, "Related", "- A headline", "- Another headline", long_paragraph)
     assert long_paragraph in text and "A headline" not in text
 
 
 def test_title_date_and_wire_publisher_are_read_from_the_text():
-    result = clean_text("\n".join(["news", "Budget heads to Congress | Example Site", "Date:2024-09-08 10:00:00", ARTICLE, SECOND]))
+    result = clean_text(
+        "\n".join(["news", "Budget heads to Congress | Example Site", "Date:2024-09-08 10:00:00", ARTICLE, SECOND])
+    )
     assert result.title == "Budget heads to Congress"
     assert result.published == "2024-09-08"
     assert result.publisher == "Associated Press"
@@ -94,8 +98,20 @@ def test_title_falls_back_to_first_sentence():
 
 
 def test_bundled_corpus_furniture_is_not_retrievable(pipeline):
-    furniture = ["Mozambique", "Chalamet", "Paula Abdul", "veryGood", "commenting forum", "Leave a Reply",
-                 "Venezuela and Guyana", "getty images", "further reading", "EchoSense", "Русский", "bookmark"]
+    furniture = [
+        "Mozambique",
+        "Chalamet",
+        "Paula Abdul",
+        "veryGood",
+        "commenting forum",
+        "Leave a Reply",
+        "Venezuela and Guyana",
+        "getty images",
+        "further reading",
+        "EchoSense",
+        "Русский",
+        "bookmark",
+    ]
     all_text = "\n".join(doc.text for doc in pipeline.index.documents.values())
     lines = {line.strip().lower() for line in all_text.splitlines()}
     assert not lines & {"related", "ranking", "recommendation", "news", "file photo", "-"}
@@ -114,21 +130,32 @@ STORY = "The regional council approved the new flood defences on Monday after a 
 @pytest.mark.parametrize(
     ("raw", "furniture", "kept"),
     [
-        ("Share this with Media playback is not supported on this device " + STORY,
-         ["Share this", "Media playback"], STORY),
-        ("Please enter a valid email address. Oops! Something went wrong, please try again later. " + STORY,
-         ["valid email", "went wrong"], STORY),
+        ("Share this with Media playback is not supported on this device " + STORY, ["Share this", "Media playback"], STORY),
+        (
+            "Please enter a valid email address. Oops! Something went wrong, please try again later. " + STORY,
+            ["valid email", "went wrong"],
+            STORY,
+        ),
         ("Thanks for signing up! " + STORY, ["signing up"], STORY),
-        ("Image copyright Getty Images Image caption Residents watched the water rise on Sunday " + STORY,
-         ["copyright", "Getty", "caption", "watched the water"], STORY),
+        (
+            "Image copyright Getty Images Image caption Residents watched the water rise on Sunday " + STORY,
+            ["copyright", "Getty", "caption", "watched the water"],
+            STORY,
+        ),
         ("Photo: AP BERLIN (AP) — " + STORY, ["Photo: AP"], "BERLIN (AP) — " + STORY),
         ("PHOTO: REUTERS/Anna Novak KYIV, March 3 — " + STORY, ["PHOTO", "Novak"], "KYIV, March 3 — " + STORY),
-        (STORY + ' "We will rebuild Jane Doe/AFP every home that was lost," the mayor said on Tuesday.',
-         ["Jane Doe", "AFP"], '"We will rebuild every home that was lost," the mayor said on Tuesday.'),
-        (STORY + " Want more updates from our reporter? Sign up for her newsletter here.",
-         ["Want more", "Sign up"], STORY),
-        (STORY + " Related stories: Floods hit northern towns Dam repairs delayed again The council said work "
-         "would begin in the spring.", ["Related", "Floods hit", "Dam repairs"], "The council said work would begin in the spring."),
+        (
+            STORY + ' "We will rebuild Jane Doe/AFP every home that was lost," the mayor said on Tuesday.',
+            ["Jane Doe", "AFP"],
+            '"We will rebuild every home that was lost," the mayor said on Tuesday.',
+        ),
+        (STORY + " Want more updates from our reporter? Sign up for her newsletter here.", ["Want more", "Sign up"], STORY),
+        (
+            STORY + " Related stories: Floods hit northern towns Dam repairs delayed again The council said work "
+            "would begin in the spring.",
+            ["Related", "Floods hit", "Dam repairs"],
+            "The council said work would begin in the spring.",
+        ),
         (STORY + " Send Facebook Twitter Whatsapp Email Permalink http://example.com/p/2X", ["Facebook", "Permalink"], STORY),
     ],
 )
@@ -178,7 +205,10 @@ NEXT = "Work on the first section of the embankment is due to start in the sprin
         ("Getty Images", "LONDON — "),
         ("Volunteers fill sandbags along the swollen river on Sunday.", "ANKARA, Turkey (AP) — "),
         ("Residents wade through a flooded street (Photo by Jane Doe)", "KYIV, March 3 — "),
-        ("A rescuer carries a child from the rubble. Photos by Jane Doe / Daily Example", "SHANGHAI/BEIJING, March 9 (Reuters) - "),
+        (
+            "A rescuer carries a child from the rubble. Photos by Jane Doe / Daily Example",
+            "SHANGHAI/BEIJING, March 9 (Reuters) - ",
+        ),
         ("The mayor speaks to reporters (Photo: City Hall)", "MOSCOW, February 7. /TASS/. "),
         ("Crowds gather outside the parliament building (EPA)", "Westminster (CNN) "),
         ("Firefighters at the scene. Jane Doe/AFP via Example Images", "SALT LAKE CITY (AP) -- "),
@@ -338,16 +368,22 @@ def test_prose_mentioning_photos_pictures_credit_or_provided_is_kept(prose):
     ("raw", "kept"),
     [
         # A quote ends like a caption but is the article's: the credit goes, the quote stays.
-        (f'{BODY}   "We will rebuild every home that was lost," the mayor said on Tuesday. Photo: Jane Doe   {NEXT}',
-         '"We will rebuild every home that was lost," the mayor said on Tuesday.'),
+        (
+            f'{BODY}   "We will rebuild every home that was lost," the mayor said on Tuesday. Photo: Jane Doe   {NEXT}',
+            '"We will rebuild every home that was lost," the mayor said on Tuesday.',
+        ),
         # A dateline sentence opens a story, never a caption.
-        (f"{BODY}\nBERLIN, March 3 (Reuters) - Officials approved the plan. Photo: Jane Doe\n{NEXT}",
-         "BERLIN, March 3 (Reuters) - Officials approved the plan."),
+        (
+            f"{BODY}\nBERLIN, March 3 (Reuters) - Officials approved the plan. Photo: Jane Doe\n{NEXT}",
+            "BERLIN, March 3 (Reuters) - Officials approved the plan.",
+        ),
         # A paragraph that ends like a sentence before a credit block of its own is a paragraph.
         (f"{BODY}   The works will take two years.   Photo: Jane Doe   {NEXT}", "The works will take two years."),
         # The article's opening paragraph, unbulleted, is not taken for a caption.
-        (f"The council approved the flood defences on Monday. Photo: Jane Doe  {NEXT}",
-         "The council approved the flood defences on Monday."),
+        (
+            f"The council approved the flood defences on Monday. Photo: Jane Doe  {NEXT}",
+            "The council approved the flood defences on Monday.",
+        ),
         # A block that starts mid-sentence (a double space typed inside a sentence).
         (f"{BODY} The mayor  said the plan was ready. Photo: Jane Doe {NEXT}", "The mayor said the plan was ready."),
         # Too long for a caption: a paragraph that happens to end with a credit.

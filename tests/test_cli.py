@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import BUNDLED_CORPUS, SHARED_EVAL, qa_process, run_qa
 
 SHOIGU = "When did Iran host Shoigu?"
@@ -22,8 +21,19 @@ def test_ask_json_prints_exactly_the_answer_object(index_dir):
     assert len(lines) == 1
     data = json.loads(lines[0])
     assert data["answered"] and "September" in data["answer"]
-    assert set(data) == {"question", "answer", "answered", "message", "citations", "took_ms",
-                         "short_answer", "short_start", "short_end", "kind", "confidence"}
+    assert set(data) == {
+        "question",
+        "answer",
+        "answered",
+        "message",
+        "citations",
+        "took_ms",
+        "short_answer",
+        "short_start",
+        "short_end",
+        "kind",
+        "confidence",
+    }
 
 
 def test_without_a_public_viewer_the_cli_prints_file_and_offsets(index_dir):
@@ -70,17 +80,32 @@ def test_empty_question_exits_2(index_dir, question):
 
 # ---- configuration: one line naming the variable or flag and what it allows, exit 2 ----------------
 
-@pytest.mark.parametrize("args,env,fragments", [
-    (["ask", SHOIGU], {"QA_TOP_K": "0"}, ["QA_TOP_K=0", "1 to 50"]),
-    (["ask", SHOIGU], {"QA_BACKEND": "bogus"}, ["QA_BACKEND=bogus", "onnx-int8, onnx, torch"]),
-    (["ask", SHOIGU], {"QA_LOG_LEVEL": "chatty"}, ["QA_LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"]),
-    (["ask", SHOIGU], {"QA_PUBLIC_URL": "qa.example.com"}, ["QA_PUBLIC_URL", "http://"]),
-    (["ask", SHOIGU, "--backend", "bogus"], {}, ["--backend=bogus", "onnx-int8, onnx, torch"]),
-    (["ask", SHOIGU, "-k", "51"], {}, ["-k=51", "1 to 50"]),
-    (["search", SHOIGU, "-k", "0"], {}, ["-k=0", "1 to 50"]),
-    (["index", "qa/data/corpus", "--max-passage-chars", "3"], {}, ["--max-passage-chars=3", "100 to 5000"]),
-    (["serve"], {"QA_API_THREADS": "0"}, ["QA_API_THREADS=0", "1 to 64"]),
-], ids=["env-top-k", "env-backend", "env-log-level", "env-public-url", "flag-backend", "flag-k", "search-k", "flag-chars", "api-threads"])
+
+@pytest.mark.parametrize(
+    "args,env,fragments",
+    [
+        (["ask", SHOIGU], {"QA_TOP_K": "0"}, ["QA_TOP_K=0", "1 to 50"]),
+        (["ask", SHOIGU], {"QA_BACKEND": "bogus"}, ["QA_BACKEND=bogus", "onnx-int8, onnx, torch"]),
+        (["ask", SHOIGU], {"QA_LOG_LEVEL": "chatty"}, ["QA_LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"]),
+        (["ask", SHOIGU], {"QA_PUBLIC_URL": "qa.example.com"}, ["QA_PUBLIC_URL", "http://"]),
+        (["ask", SHOIGU, "--backend", "bogus"], {}, ["--backend=bogus", "onnx-int8, onnx, torch"]),
+        (["ask", SHOIGU, "-k", "51"], {}, ["-k=51", "1 to 50"]),
+        (["search", SHOIGU, "-k", "0"], {}, ["-k=0", "1 to 50"]),
+        (["index", "qa/data/corpus", "--max-passage-chars", "3"], {}, ["--max-passage-chars=3", "100 to 5000"]),
+        (["serve"], {"QA_API_THREADS": "0"}, ["QA_API_THREADS=0", "1 to 64"]),
+    ],
+    ids=[
+        "env-top-k",
+        "env-backend",
+        "env-log-level",
+        "env-public-url",
+        "flag-backend",
+        "flag-k",
+        "search-k",
+        "flag-chars",
+        "api-threads",
+    ],
+)
 def test_bad_configuration_is_one_line_and_exit_2(tmp_path, args, env, fragments):
     result = run_qa(*args, "--index-dir", str(tmp_path / "idx"), env=env)
     assert result.returncode == 2, result.stderr
@@ -120,7 +145,9 @@ def test_index_command_reports_and_skips_bad_files(tmp_path):
     )
     (corpus / "empty.txt").write_text("")
     result = ok(run_qa("index", str(corpus), "--index-dir", str(tmp_path / "idx")))
-    assert "empty.txt" in result.stderr and "added 1, updated 0, removed 0" in result.stderr and "1 files skipped" in result.stderr
+    assert (
+        "empty.txt" in result.stderr and "added 1, updated 0, removed 0" in result.stderr and "1 files skipped" in result.stderr
+    )
     answer = ok(run_qa("ask", "--json", "When will the Elm Street bridge reopen?", "--index-dir", str(tmp_path / "idx")))
     data = json.loads(answer.stdout)
     assert "March" in data["answer"] and data["citations"][0]["doc_id"] == "good"

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from conftest import ROOT, run_qa
+
 from qa.config import Settings, SettingsError, env_name, get_settings
 
 
 def test_readme_configuration_table_lists_every_setting_with_its_default():
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[2].strip() for line in table.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2].strip() for line in table.splitlines() if line.startswith("| `")
+    }
     for field, info in Settings.model_fields.items():
         name = env_name(field)
         assert name in rows, f"{name} missing from the README's Configuration table"

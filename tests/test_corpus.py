@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from qa.corpus import CorpusError, load_documents
+from qa.ingest.sources import CorpusError, load_documents
 
-PROSE = ("Officials in the capital said on Tuesday that the bridge would reopen to traffic next month after "
-         "repairs costing $4 million were completed ahead of schedule.")
+PROSE = (
+    "Officials in the capital said on Tuesday that the bridge would reopen to traffic next month after "
+    "repairs costing $4 million were completed ahead of schedule."
+)
 
 
 def load(paths):
@@ -21,7 +23,9 @@ def load(paths):
 def test_formats_and_doc_ids(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "plain.txt").write_text(f"Bridge to reopen\n{PROSE}\n")
-    (tmp_path / "sub" / "notes.md").write_text(f"# Bridge to reopen\n\nOfficials **said** so in [a statement](http://x).\n\n{PROSE}\n")
+    (tmp_path / "sub" / "notes.md").write_text(
+        f"# Bridge to reopen\n\nOfficials **said** so in [a statement](http://x).\n\n{PROSE}\n"
+    )
     (tmp_path / "page.html").write_text(
         "<html><head><title>Bridge to reopen | City News</title></head><body><nav><a href='/'>Home</a> &gt; "
         f"<a href='/n'>News</a></nav><article><h1>Bridge to reopen</h1><p>{PROSE}</p><p>{PROSE.replace('bridge', 'tunnel')}</p>"

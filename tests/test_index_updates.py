@@ -12,13 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import CACHE_DIR, ROOT, Backend, Server, run_qa
-from qa.snapshots import IndexStore, IndexStoreError
+
 from qa.config import get_settings
-from qa.corpus import index_root, load_documents
-from qa.index import build_index, load_index
+from qa.errors import StoreError
+from qa.ingest.sources import index_root, load_documents
 from qa.pipeline import QAPipeline
+from qa.stores.local.index import build_index, load_index
+from qa.stores.local.snapshots import Snapshots
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -43,7 +44,7 @@ def write_town(folder: Path, i: int, month: str = "March") -> None:
     )
 
 
-def index_folder(folder: Path, store: IndexStore, encoder):
+def index_folder(folder: Path, store: Snapshots, encoder):
     docs = list(load_documents([folder], lambda m: None))
     with store.lock():
         return build_index(docs, encoder, store, 600, scanned_roots=[index_root(folder)])
@@ -54,7 +55,7 @@ def test_incremental_run_on_a_1000_document_corpus(tmp_path, encoder):
     corpus.mkdir()
     for i in range(1000):
         write_town(corpus, i)
-    store = IndexStore(tmp_path / "index")
+    store = Snapshots(tmp_path / "index")
     counting = CountingEncoder(encoder)
     first = index_folder(corpus, store, counting)
     assert len(first.added) == 1000 and counting.count == first.passages
@@ -79,7 +80,7 @@ def test_documents_from_other_folders_are_kept(tmp_path, encoder):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
     write_town(a, 1), write_town(b, 2)
-    store = IndexStore(tmp_path / "index")
+    store = Snapshots(tmp_path / "index")
     index_folder(a, store, encoder)
     report = index_folder(b, store, encoder)
     assert report.added == ["town-0002"] and report.removed == []
@@ -126,9 +127,13 @@ def backend_answers(backend: Backend, encoder) -> list[dict]:
 
 def qa_index(corpus: Path, index_dir: Path | None = None, env: dict | None = None) -> subprocess.Popen:
     where = ["--index-dir", str(index_dir)] if index_dir is not None else []
-    return subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(corpus), *where],
-                            cwd=ROOT, env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "index", str(corpus), *where],
+        cwd=ROOT,
+        env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 KILL_POINTS = 7  # spread from 10% to 90% of a run's length
@@ -219,6 +224,7 @@ def test_a_second_writer_is_turned_away(tmp_path):
 
 # ---- damaged files ------------------------------------------------------------------------------
 
+
 def damage_cases():
     def truncate(snapshot: Path) -> Path:
         path = snapshot / "vectors.npy"
@@ -252,32 +258,37 @@ def test_damaged_index_gives_a_clear_error_and_rebuild_repairs_it(tmp_path, enco
     corpus = tmp_path / "corpus"
     make_variant(corpus, "a", n=3)
     index_dir = tmp_path / "index"
-    build_index(load_documents([corpus], lambda m: None), encoder, IndexStore(index_dir), 600)
-    damaged = damage(IndexStore(index_dir).current().path)
+    build_index(load_documents([corpus], lambda m: None), encoder, Snapshots(index_dir), 600)
+    damaged = damage(Snapshots(index_dir).current().path)
     for command in (["ask", "When will the river bridge of Town1 reopen?"], ["index", str(corpus)]):
         result = run_qa(*command, "--index-dir", str(index_dir))
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr
         assert damaged.name in result.stderr and "qa index --rebuild" in result.stderr
     assert run_qa("index", "--rebuild", str(corpus), "--index-dir", str(index_dir)).returncode == 0
-    assert "March" in json.loads(run_qa("ask", "--json", "When will the river bridge of Town1 reopen?",
-                                        "--index-dir", str(index_dir)).stdout)["answer"]
+    assert (
+        "March"
+        in json.loads(
+            run_qa("ask", "--json", "When will the river bridge of Town1 reopen?", "--index-dir", str(index_dir)).stdout
+        )["answer"]
+    )
 
 
 def test_store_refuses_a_missing_current_snapshot(tmp_path):
-    store = IndexStore(tmp_path)
+    store = Snapshots(tmp_path)
     (tmp_path / "CURRENT").write_text("v-gone")
-    with pytest.raises(IndexStoreError, match="manifest.json is missing"):
+    with pytest.raises(StoreError, match="manifest.json is missing"):
         store.current()
 
 
 # ---- live reload --------------------------------------------------------------------------------
 
+
 def test_server_switches_to_a_new_index_without_failing_requests(tmp_path, encoder):
     corpus = tmp_path / "corpus"
     make_variant(corpus, "a", n=5)
     index_dir = tmp_path / "index"
-    build_index(load_documents([corpus], lambda m: None), encoder, IndexStore(index_dir), 600)
+    build_index(load_documents([corpus], lambda m: None), encoder, Snapshots(index_dir), 600)
     server = Server(["serve", "--index-dir", str(index_dir)])
     question = "When will the river bridge of Town99 reopen?"
     seen: list[tuple[float, str | None]] = []

@@ -13,13 +13,13 @@ import random
 from pathlib import Path
 
 import pytest
-
 from conftest import CACHE_DIR, ROOT
-from qa.snapshots import IndexStore
+
 from qa.config import get_settings
-from qa.index import build_index
+from qa.evaluation.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, f1, load_squad
 from qa.pipeline import QAPipeline
-from qa.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, f1, load_squad
+from qa.stores.local.index import build_index
+from qa.stores.local.snapshots import Snapshots
 
 SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
 SEED = 7
@@ -46,7 +46,7 @@ def squad_gate(tmp_path_factory, encoder):
     pipelines = []
     for name, docs in (("own", own_docs), ("other", rng.sample(other_docs, len(own_docs)))):
         path = Path(tmp_path_factory.mktemp(f"squad-{name}"))
-        build_index(docs, encoder, IndexStore(path), 600)
+        build_index(docs, encoder, Snapshots(path), 600)
         pipelines.append(QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR), encoder=encoder))
     return sample, pipelines[0], pipelines[1]
 

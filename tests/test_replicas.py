@@ -23,7 +23,6 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-
 from conftest import CACHE_DIR, ROOT, Server, stop_process
 from fake_slack import FakeSlack
 from test_slack import SECRET, SHOIGU, signed_headers
@@ -63,18 +62,39 @@ def fake_slack():
 
 
 def slack_env(fake: FakeSlack, redis_url: str, tmp_path: Path, **extra: str) -> dict:
-    return {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_APP_TOKEN": "",
-            "QA_SLACK_API_URL": fake.url + "/api/", "QA_FEEDBACK_LOG": str(tmp_path / "votes.jsonl"),
-            "QA_PUBLIC_URL": "https://qa.example.com", "QA_STATE_URL": redis_url, **extra}
+    return {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_APP_TOKEN": "",
+        "QA_SLACK_API_URL": fake.url + "/api/",
+        "QA_FEEDBACK_LOG": str(tmp_path / "votes.jsonl"),
+        "QA_PUBLIC_URL": "https://qa.example.com",
+        "QA_STATE_URL": redis_url,
+        **extra,
+    }
 
 
 def test_one_event_delivered_to_two_replicas_is_answered_once(index_dir, redis_url, fake_slack, tmp_path):
     env = slack_env(fake_slack, redis_url, tmp_path)
     replicas = [Server(["slack", "--index-dir", str(index_dir)], env=env) for _ in range(2)]
     try:
-        body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev-twice",
-                           "event_time": int(time.time()), "event": {"type": "app_mention", "user": "U1", "ts": "1700000100.000100",
-                                                                    "text": f"<@UBOT> {SHOIGU}", "channel": "CR"}})
+        body = json.dumps(
+            {
+                "token": "x",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": "Ev-twice",
+                "event_time": int(time.time()),
+                "event": {
+                    "type": "app_mention",
+                    "user": "U1",
+                    "ts": "1700000100.000100",
+                    "text": f"<@UBOT> {SHOIGU}",
+                    "channel": "CR",
+                },
+            }
+        )
         at_once = threading.Barrier(2)
         statuses: list[int] = []
 
@@ -106,8 +126,10 @@ class SocketModeBot:
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "qa.cli", "slack", "--index-dir", str(index_dir)],
-            cwd=ROOT, env={**os.environ, "QA_CACHE_DIR": str(CACHE_DIR), "COLUMNS": "400", **env},
-            stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "QA_CACHE_DIR": str(CACHE_DIR), "COLUMNS": "400", **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def output(self) -> str:
@@ -139,7 +161,9 @@ def wait_until(condition, timeout: float) -> float:
 
 
 def mention(socket, event_id: str, ts: str) -> str:
-    return socket.send_event({"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": ts, "channel": "CS"}, event_id)
+    return socket.send_event(
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": ts, "channel": "CS"}, event_id
+    )
 
 
 def test_socket_mode_has_one_leader_and_fails_over_after_kill_9(index_dir, redis_url, fake_slack, tmp_path):

@@ -8,23 +8,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-import logging
-
 import httpx
 import pytest
 import yaml
+from conftest import ROOT, Server, run_qa
+from fake_slack import FakeSlack
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from bot.app import SlackBot
 from bot.blocks import SECTION_LIMIT, answer_blocks, clean_question
 from bot.server import http_app
-from conftest import ROOT, Server, run_qa
-from fake_slack import FakeSlack
 from qa.config import Settings
 from qa.schema import Answer, Citation, Source
 
@@ -63,10 +62,16 @@ class InProcessBot:
 
 
 def bot_settings(pipeline, fake_slack, feedback_log) -> Settings:
-    return pipeline.settings.model_copy(update={
-        "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SECRET), "slack_app_token": None,
-        "slack_api_url": fake_slack.url + "/api/", "feedback_log": feedback_log, "public_url": "https://qa.example.com",
-    })
+    return pipeline.settings.model_copy(
+        update={
+            "slack_bot_token": SecretStr("xoxb-test"),
+            "slack_signing_secret": SecretStr(SECRET),
+            "slack_app_token": None,
+            "slack_api_url": fake_slack.url + "/api/",
+            "feedback_log": feedback_log,
+            "public_url": "https://qa.example.com",
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +86,21 @@ def signed_headers(body: str, content_type: str, timestamp: int | None = None, s
 
 
 def send_event(bot, event: dict, event_id: str, headers: dict | None = None, **sign) -> httpx.Response:
-    body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-                       "event_id": event_id, "event_time": int(time.time()), "event": event})
+    body = json.dumps(
+        {
+            "token": "x",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+        }
+    )
     started = time.monotonic()
-    response = bot.post("/slack/events", content=body,
-                        headers={**signed_headers(body, "application/json", **sign), **(headers or {})})
+    response = bot.post(
+        "/slack/events", content=body, headers={**signed_headers(body, "application/json", **sign), **(headers or {})}
+    )
     assert time.monotonic() - started < 3, "Slack needs an acknowledgement within 3 seconds"
     return response
 
@@ -130,8 +145,14 @@ def test_markup_is_stripped_before_asking(bot, fake_slack):
 
 def test_direct_message_is_answered_in_the_dm(bot, fake_slack):
     before = len(fake_slack.posts())
-    event = {"type": "message", "channel_type": "im", "user": "U1", "text": "Who is the spokesman for Iran's foreign ministry?",
-             "ts": "1700000003.000100", "channel": "D1"}
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U1",
+        "text": "Who is the spokesman for Iran's foreign ministry?",
+        "ts": "1700000003.000100",
+        "channel": "D1",
+    }
     send_event(bot, event, "Ev-dm")
     [post] = new_posts(fake_slack, before)
     assert post["channel"] == "D1" and "thread_ts" not in post
@@ -140,8 +161,17 @@ def test_direct_message_is_answered_in_the_dm(bot, fake_slack):
 
 def test_declined_answer_says_so_plainly(bot, fake_slack):
     before = len(fake_slack.posts())
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": "<@UBOT> Who won the 2022 FIFA World Cup?",
-                     "ts": "1700000004.000100", "channel": "C1"}, "Ev-decline")
+    send_event(
+        bot,
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "<@UBOT> Who won the 2022 FIFA World Cup?",
+            "ts": "1700000004.000100",
+            "channel": "C1",
+        },
+        "Ev-decline",
+    )
     [post] = new_posts(fake_slack, before)
     assert "couldn't find an answer" in post["text"] and "rephras" in post["text"]
 
@@ -149,27 +179,60 @@ def test_declined_answer_says_so_plainly(bot, fake_slack):
 def test_thread_follow_up_uses_the_thread_context(bot, fake_slack):
     before = len(fake_slack.posts())
     root = "1700000005.000100"
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": "<@UBOT> Which fighter jets did Iran finalize a deal to buy from Russia?",
-                     "ts": root, "channel": "C2"}, "Ev-thread-1")
+    send_event(
+        bot,
+        {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "<@UBOT> Which fighter jets did Iran finalize a deal to buy from Russia?",
+            "ts": root,
+            "channel": "C2",
+        },
+        "Ev-thread-1",
+    )
     new_posts(fake_slack, before)
-    follow = {"type": "message", "channel_type": "channel", "user": "U1", "text": "When was that?",
-              "ts": "1700000006.000100", "thread_ts": root, "channel": "C2"}
+    follow = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "text": "When was that?",
+        "ts": "1700000006.000100",
+        "thread_ts": root,
+        "channel": "C2",
+    }
     send_event(bot, follow, "Ev-thread-2")
     posts = new_posts(fake_slack, before, 2)
     assert posts[1]["thread_ts"] == root
     text = posts[1]["blocks"][0]["text"]["text"]
     assert "last month" in text or "earlier this year" in text
     # A channel message outside any thread the bot is in gets no reply.
-    send_event(bot, {"type": "message", "channel_type": "channel", "user": "U1", "text": "When was that?",
-                     "ts": "1700000007.000100", "channel": "C2"}, "Ev-thread-3")
+    send_event(
+        bot,
+        {
+            "type": "message",
+            "channel_type": "channel",
+            "user": "U1",
+            "text": "When was that?",
+            "ts": "1700000007.000100",
+            "channel": "C2",
+        },
+        "Ev-thread-3",
+    )
     time.sleep(1.5)
     assert len(fake_slack.posts()) == before + 2
 
 
 def test_slash_command_in_channel_and_privately(bot, fake_slack):
     before = len(fake_slack.posts())
-    fields = {"command": "/ask", "text": SHOIGU, "user_id": "U1", "channel_id": "C3", "team_id": "T1",
-              "response_url": fake_slack.url + "/response/cmd-public", "trigger_id": "t1"}
+    fields = {
+        "command": "/ask",
+        "text": SHOIGU,
+        "user_id": "U1",
+        "channel_id": "C3",
+        "team_id": "T1",
+        "response_url": fake_slack.url + "/response/cmd-public",
+        "trigger_id": "t1",
+    }
     assert send_form(bot, fields).status_code == 200
     [post] = new_posts(fake_slack, before)
     assert post["channel"] == "C3" and "September" in post["blocks"][0]["text"]["text"]
@@ -182,14 +245,25 @@ def test_slash_command_in_channel_and_privately(bot, fake_slack):
 
 def test_feedback_button_is_recorded_and_acknowledged(bot, fake_slack, feedback_log):
     before = len(fake_slack.posts())
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000008.000100", "channel": "C4"}, "Ev-fb")
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000008.000100", "channel": "C4"},
+        "Ev-fb",
+    )
     [post] = new_posts(fake_slack, before)
     button = post["blocks"][-1]["elements"][0]
-    payload = {"type": "block_actions", "user": {"id": "U9"}, "channel": {"id": "C4"}, "team": {"id": "T1"},
-               "response_url": fake_slack.url + "/response/fb", "trigger_id": "t2", "api_app_id": "A1",
-               "container": {"type": "message", "message_ts": "1.2", "channel_id": "C4"},
-               "message": {"ts": "1.2", "thread_ts": "1700000008.000100", "blocks": post["blocks"]},
-               "actions": [{"action_id": button["action_id"], "value": button["value"], "type": "button", "block_id": "feedback"}]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U9"},
+        "channel": {"id": "C4"},
+        "team": {"id": "T1"},
+        "response_url": fake_slack.url + "/response/fb",
+        "trigger_id": "t2",
+        "api_app_id": "A1",
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C4"},
+        "message": {"ts": "1.2", "thread_ts": "1700000008.000100", "blocks": post["blocks"]},
+        "actions": [{"action_id": button["action_id"], "value": button["value"], "type": "button", "block_id": "feedback"}],
+    }
     ephemeral_before = len(fake_slack.posts("chat.postEphemeral"))
     assert send_form(bot, {"payload": json.dumps(payload)}).status_code == 200
     fake_slack.wait_for("chat.postEphemeral", ephemeral_before + 1)
@@ -211,12 +285,44 @@ def test_retried_event_is_not_answered_twice(bot, fake_slack):
 
 def test_own_and_other_bots_messages_are_ignored(bot, fake_slack):
     before = len(fake_slack.posts())
-    send_event(bot, {"type": "message", "channel_type": "im", "user": "UBOT", "bot_id": "BBOT", "text": SHOIGU,
-                     "ts": "1700000010.000100", "channel": "D1"}, "Ev-self")
-    send_event(bot, {"type": "message", "channel_type": "im", "subtype": "bot_message", "bot_id": "BOTHER", "text": SHOIGU,
-                     "ts": "1700000011.000100", "channel": "D2"}, "Ev-other-bot")
-    send_event(bot, {"type": "app_mention", "user": "U7", "bot_id": "BOTHER", "text": f"<@UBOT> {SHOIGU}",
-                     "ts": "1700000012.000100", "channel": "C1"}, "Ev-bot-mention")
+    send_event(
+        bot,
+        {
+            "type": "message",
+            "channel_type": "im",
+            "user": "UBOT",
+            "bot_id": "BBOT",
+            "text": SHOIGU,
+            "ts": "1700000010.000100",
+            "channel": "D1",
+        },
+        "Ev-self",
+    )
+    send_event(
+        bot,
+        {
+            "type": "message",
+            "channel_type": "im",
+            "subtype": "bot_message",
+            "bot_id": "BOTHER",
+            "text": SHOIGU,
+            "ts": "1700000011.000100",
+            "channel": "D2",
+        },
+        "Ev-other-bot",
+    )
+    send_event(
+        bot,
+        {
+            "type": "app_mention",
+            "user": "U7",
+            "bot_id": "BOTHER",
+            "text": f"<@UBOT> {SHOIGU}",
+            "ts": "1700000012.000100",
+            "channel": "C1",
+        },
+        "Ev-bot-mention",
+    )
     time.sleep(2)
     assert len(fake_slack.posts()) == before
 
@@ -227,7 +333,9 @@ def test_bad_signatures_are_rejected(bot, fake_slack, sign):
     event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000013.000100", "channel": "C1"}
     response = send_event(bot, event, f"Ev-bad-{len(sign)}-{list(sign)[0]}", **sign)
     assert response.status_code == 401
-    unsigned = bot.post("/slack/events", content=json.dumps({"type": "event_callback"}), headers={"Content-Type": "application/json"})
+    unsigned = bot.post(
+        "/slack/events", content=json.dumps({"type": "event_callback"}), headers={"Content-Type": "application/json"}
+    )
     assert unsigned.status_code == 401
     time.sleep(1)
     assert len(fake_slack.attempts()) == before
@@ -237,18 +345,34 @@ def test_rate_limit_is_retried_and_permanent_errors_do_not_stop_the_bot(bot, fak
     before = len(fake_slack.posts())
     attempts_before = len(fake_slack.attempts())
     fake_slack.rate_limit_next = 1
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000014.000100", "channel": "C6"}, "Ev-429")
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000014.000100", "channel": "C6"},
+        "Ev-429",
+    )
     [post] = new_posts(fake_slack, before)
     statuses = [status for _, status in fake_slack.attempts()[attempts_before:]]
     assert statuses == [429, 200] and post["channel"] == "C6"
 
     fake_slack.server_errors_next = 1
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000015.000100", "channel": "C6"}, "Ev-503")
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000015.000100", "channel": "C6"},
+        "Ev-503",
+    )
     new_posts(fake_slack, before, 2)
 
     fake_slack.failing_channels.add("CGONE")
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000016.000100", "channel": "CGONE"}, "Ev-gone")
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000017.000100", "channel": "C7"}, "Ev-after")
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000016.000100", "channel": "CGONE"},
+        "Ev-gone",
+    )
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000017.000100", "channel": "C7"},
+        "Ev-after",
+    )
     posts = new_posts(fake_slack, before, 3)
     assert posts[-1]["channel"] == "C7"
     assert "channel_not_found" in bot.output()
@@ -257,8 +381,14 @@ def test_rate_limit_is_retried_and_permanent_errors_do_not_stop_the_bot(bot, fak
 def test_long_answers_are_cut_to_block_limits():
     long_text = ("word " * 2000).strip()
     source = Source(doc_id="d", title="T|<x>" * 100, url="http://localhost:8000/sources/d#c0-5", passage="p", start=0, end=5)
-    answer = Answer(question="q" * 5000, answer=long_text + " [1]", answered=True, citations=[
-        Citation(n=1, doc_id="d", title="T", url=source.url, passage="p", start=0, end=5, score=1.0, sources=[source] * 40)])
+    answer = Answer(
+        question="q" * 5000,
+        answer=long_text + " [1]",
+        answered=True,
+        citations=[
+            Citation(n=1, doc_id="d", title="T", url=source.url, passage="p", start=0, end=5, score=1.0, sources=[source] * 40)
+        ],
+    )
     text, blocks = answer_blocks(answer)
     assert len(text) <= 3000
     for block in blocks:
@@ -274,9 +404,16 @@ def test_clean_question():
 
 
 def test_missing_token_is_a_clear_error(index_dir):
-    result = run_qa("slack", "--index-dir", str(index_dir), env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
+    result = run_qa(
+        "slack", "--index-dir", str(index_dir), env={"SLACK_BOT_TOKEN": "", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+    )
     assert result.returncode == 1 and "SLACK_BOT_TOKEN" in result.stderr
-    result = run_qa("slack", "--index-dir", str(index_dir), env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""})
+    result = run_qa(
+        "slack",
+        "--index-dir",
+        str(index_dir),
+        env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": ""},
+    )
     assert result.returncode == 1 and "SLACK_SIGNING_SECRET" in result.stderr
 
 
@@ -295,8 +432,15 @@ LONG = "Why " + "really " * 400 + "?"  # over 2,000 characters
 
 
 def test_slash_command_with_an_unusable_question_gets_a_reply(bot, fake_slack):
-    fields = {"command": "/ask", "text": LONG, "user_id": "U1", "channel_id": "C3", "team_id": "T1",
-              "response_url": fake_slack.url + "/response/cmd-long", "trigger_id": "t1"}
+    fields = {
+        "command": "/ask",
+        "text": LONG,
+        "user_id": "U1",
+        "channel_id": "C3",
+        "team_id": "T1",
+        "response_url": fake_slack.url + "/response/cmd-long",
+        "trigger_id": "t1",
+    }
     assert send_form(bot, fields).status_code == 200
     [reply] = fake_slack.wait_for("cmd-long", 1)
     assert reply["response_type"] == "ephemeral" and "2000" in reply["text"]
@@ -304,8 +448,16 @@ def test_slash_command_with_an_unusable_question_gets_a_reply(bot, fake_slack):
 
 def test_mention_and_dm_with_an_unusable_question_get_a_reply(bot, fake_slack):
     before = len(fake_slack.posts())
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {LONG}", "ts": "1700000020.000100", "channel": "C8"}, "Ev-long")
-    send_event(bot, {"type": "message", "channel_type": "im", "user": "U1", "text": LONG, "ts": "1700000021.000100", "channel": "D8"}, "Ev-long-dm")
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {LONG}", "ts": "1700000020.000100", "channel": "C8"},
+        "Ev-long",
+    )
+    send_event(
+        bot,
+        {"type": "message", "channel_type": "im", "user": "U1", "text": LONG, "ts": "1700000021.000100", "channel": "D8"},
+        "Ev-long-dm",
+    )
     posts = new_posts(fake_slack, before, 2)
     assert sorted(p["channel"] for p in posts) == ["C8", "D8"]
     assert all("can't answer that" in p["text"] and "2000" in p["text"] for p in posts)
@@ -317,11 +469,22 @@ def test_an_unexpected_failure_is_reported_not_swallowed(bot, fake_slack, monkey
 
     monkeypatch.setattr(bot.bot.pipeline, "ask", broken)
     before = len(fake_slack.posts())
-    send_event(bot, {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000022.000100", "channel": "C9"}, "Ev-boom")
+    send_event(
+        bot,
+        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000022.000100", "channel": "C9"},
+        "Ev-boom",
+    )
     [post] = new_posts(fake_slack, before)
     assert "something went wrong" in post["text"] and "disk on fire" not in post["text"]
-    fields = {"command": "/ask", "text": SHOIGU, "user_id": "U1", "channel_id": "C9", "team_id": "T1",
-              "response_url": fake_slack.url + "/response/cmd-boom", "trigger_id": "t3"}
+    fields = {
+        "command": "/ask",
+        "text": SHOIGU,
+        "user_id": "U1",
+        "channel_id": "C9",
+        "team_id": "T1",
+        "response_url": fake_slack.url + "/response/cmd-boom",
+        "trigger_id": "t3",
+    }
     send_form(bot, fields)
     [reply] = fake_slack.wait_for("cmd-boom", 1)
     assert "something went wrong" in reply["text"]
@@ -329,11 +492,18 @@ def test_an_unexpected_failure_is_reported_not_swallowed(bot, fake_slack, monkey
 
 def test_feedback_that_cannot_be_recorded_is_told(bot, fake_slack, tmp_path, monkeypatch):
     monkeypatch.setattr(bot.bot.feedback, "path", tmp_path)  # a directory: appending to it fails
-    payload = {"type": "block_actions", "user": {"id": "U9"}, "channel": {"id": "C4"}, "team": {"id": "T1"},
-               "response_url": fake_slack.url + "/response/fb2", "trigger_id": "t4", "api_app_id": "A1",
-               "container": {"type": "message", "message_ts": "1.3", "channel_id": "C4"},
-               "message": {"ts": "1.3", "blocks": []},
-               "actions": [{"action_id": "feedback_helpful", "value": "{}", "type": "button", "block_id": "feedback"}]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U9"},
+        "channel": {"id": "C4"},
+        "team": {"id": "T1"},
+        "response_url": fake_slack.url + "/response/fb2",
+        "trigger_id": "t4",
+        "api_app_id": "A1",
+        "container": {"type": "message", "message_ts": "1.3", "channel_id": "C4"},
+        "message": {"ts": "1.3", "blocks": []},
+        "actions": [{"action_id": "feedback_helpful", "value": "{}", "type": "button", "block_id": "feedback"}],
+    }
     before = len(fake_slack.posts("chat.postEphemeral"))
     send_form(bot, {"payload": json.dumps(payload)})
     ephemeral = fake_slack.wait_for("chat.postEphemeral", before + 1)[before:]
@@ -341,16 +511,37 @@ def test_feedback_that_cannot_be_recorded_is_told(bot, fake_slack, tmp_path, mon
 
 
 def test_qa_slack_process_answers_and_warns_about_localhost_links(index_dir, fake_slack, feedback_log):
-    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_APP_TOKEN": "",
-           "QA_SLACK_API_URL": fake_slack.url + "/api/", "QA_FEEDBACK_LOG": str(feedback_log),
-           "QA_PUBLIC_URL": "http://localhost:8000"}
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_APP_TOKEN": "",
+        "QA_SLACK_API_URL": fake_slack.url + "/api/",
+        "QA_FEEDBACK_LOG": str(feedback_log),
+        "QA_PUBLIC_URL": "http://localhost:8000",
+    }
     srv = Server(["slack", "--index-dir", str(index_dir)], env=env)
     try:
         before = len(fake_slack.posts())
-        body = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev-process",
-                           "event_time": int(time.time()), "event": {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}",
-                                                                    "ts": "1700000030.000100", "channel": "CP"}})
-        response = httpx.post(srv.url + "/slack/events", content=body, headers=signed_headers(body, "application/json"), timeout=10)
+        body = json.dumps(
+            {
+                "token": "x",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": "Ev-process",
+                "event_time": int(time.time()),
+                "event": {
+                    "type": "app_mention",
+                    "user": "U1",
+                    "text": f"<@UBOT> {SHOIGU}",
+                    "ts": "1700000030.000100",
+                    "channel": "CP",
+                },
+            }
+        )
+        response = httpx.post(
+            srv.url + "/slack/events", content=body, headers=signed_headers(body, "application/json"), timeout=10
+        )
         assert response.status_code == 200
         [post] = new_posts(fake_slack, before)
         assert post["channel"] == "CP" and "September" in post["blocks"][0]["text"]["text"]

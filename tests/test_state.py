@@ -16,15 +16,15 @@ from typing import TypeVar
 
 import pytest
 import redis
+from conftest import free_port, run_qa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from conftest import free_port, run_qa
 from qa.conversation import ConversationService
 from qa.errors import ConversationNotFound, ErrorKind
 from qa.pipeline import QAPipeline
-from qa.redis_state import RedisState
 from qa.state import DEDUPE_TTL_S, Codec, MemoryState, State, StateUnavailable, open_state
+from qa.state.redis import RedisState
 
 
 @dataclass
@@ -190,8 +190,14 @@ def test_conversations_continue_across_replicas(redis_url):
     a, b = replicas(redis_url, lambda state: ConversationService(10, 60, state))
     cid = a.start()
     with b.hold(cid) as conversation:
-        conversation.add("Which jets did Iran buy?", "Which jets did Iran buy?", "Su-35 [1]", short_answer="Su-35",
-                         kind="thing", evidence=(("doc", 10, 50),))
+        conversation.add(
+            "Which jets did Iran buy?",
+            "Which jets did Iran buy?",
+            "Su-35 [1]",
+            short_answer="Su-35",
+            kind="thing",
+            evidence=(("doc", 10, 50),),
+        )
     on_a = a.get(cid)
     assert on_a.contextualize("When was that?") == "When was that? Which jets did Iran buy?"
     assert on_a.given_answers() == {("doc", 10, 50, "su-35")}

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from conftest import CACHE_DIR, ROOT, SHARED_EVAL, Backend, run_qa
-from qa.config import BUNDLED_CORPUS
-from qa.evaluation import evaluate_file
-from qa.stores.pg_schema import LATEST
-from qa.text import terms
 from test_index_updates import CountingEncoder, write_town
+
+from qa.config import BUNDLED_CORPUS
+from qa.evaluation.questions import evaluate_file
+from qa.stores.postgres.schema import LATEST
+from qa.text import terms
 
 
 def town_folder(tmp_path: Path, n: int, month: str = "March") -> Path:
@@ -207,10 +207,10 @@ def test_schema_is_versioned_and_a_newer_one_is_refused(pg_backend, tmp_path):
 
 
 def test_unreachable_database_is_one_line_exit_1_and_http_503(encoder):
+    from conftest import free_port
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from conftest import free_port
     from qa.config import get_settings
     from qa.pipeline import QAPipeline
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CACHE_DIR, run_qa
 
 from embeddings.encoder import load_encoder
-from qa.snapshots import IndexStore
-from embeddings.vectors import VectorIndex, exact_top_k, probe_queries
-from qa.chunking import Passage
-from qa.corpus import Document
-from qa.index import load_index, write_snapshot
-from conftest import CACHE_DIR, run_qa
+from qa.ingest.chunking import Passage
+from qa.ingest.sources import Document
+from qa.stores.local.index import load_index, write_snapshot
+from qa.stores.local.snapshots import Snapshots
+from qa.stores.local.vectors import VectorIndex, exact_top_k, probe_queries
 
 
 def clustered(n: int, dim: int = 64, centers: int = 50, seed: int = 0) -> np.ndarray:
@@ -45,10 +45,12 @@ def test_large_index_is_approximate_and_tuned_to_the_recall_target():
 def test_approximate_index_round_trips_through_a_snapshot(tmp_path):
     vectors = clustered(3000, dim=384)
     docs = {f"d{i}": Document(doc_id=f"d{i}", text=f"Story number {i} says a thing.", title=f"Story {i}") for i in range(3000)}
-    passages = [Passage(f"d{i}:0", f"d{i}", 0, len(docs[f"d{i}"].text), docs[f"d{i}"].text, [(0, len(docs[f"d{i}"].text))])
-                for i in range(3000)]
+    passages = [
+        Passage(f"d{i}:0", f"d{i}", 0, len(docs[f"d{i}"].text), docs[f"d{i}"].text, [(0, len(docs[f"d{i}"].text))])
+        for i in range(3000)
+    ]
     identity = {"model": "sentence-transformers/all-MiniLM-L6-v2", "backend": "onnx", "dim": 384}
-    store = IndexStore(tmp_path)
+    store = Snapshots(tmp_path)
     write_snapshot(store, docs, passages, vectors, identity, 600, ann_threshold=1000)
     index = load_index(store, identity["model"], "onnx")
     assert index.manifest["vector_index"]["kind"] == "ivf-sq8"
@@ -60,8 +62,11 @@ def test_approximate_index_round_trips_through_a_snapshot(tmp_path):
 def test_int8_backend_is_close_to_fp32():
     fp32 = load_encoder("sentence-transformers/all-MiniLM-L6-v2", "onnx", CACHE_DIR)
     int8 = load_encoder("sentence-transformers/all-MiniLM-L6-v2", "onnx-int8", CACHE_DIR)
-    texts = ["When did Iran host Shoigu?", "Kirby highlighted a September meeting in which Iran hosted Shoigu.",
-             "The harbour bridge will close on Friday for repairs."]
+    texts = [
+        "When did Iran host Shoigu?",
+        "Kirby highlighted a September meeting in which Iran hosted Shoigu.",
+        "The harbour bridge will close on Friday for repairs.",
+    ]
     agreement = (fp32.encode(texts) * int8.encode(texts)).sum(axis=1)
     assert agreement.min() > 0.97
     assert int8.backend == "onnx-int8"

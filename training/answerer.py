@@ -48,11 +48,11 @@ from qa.answering.features import (  # noqa: E402
 from qa.answering.question import QuestionAnalysis, QuestionAnalyzer  # noqa: E402
 from qa.answering.scorer import MODEL_PATH, LinearModel, sigmoid  # noqa: E402
 from qa.config import get_settings  # noqa: E402
-from qa.corpus import Document  # noqa: E402
-from qa.index import build_index, load_index  # noqa: E402
+from qa.evaluation.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad  # noqa: E402
+from qa.ingest.sources import Document  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
-from qa.snapshots import IndexStore  # noqa: E402
-from qa.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad  # noqa: E402
+from qa.stores.local.index import build_index, load_index  # noqa: E402
+from qa.stores.local.snapshots import Snapshots  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "bench" / "squad" / "dev-v1.1.json"
 FIT_ARTICLES = range(0, 18)
@@ -138,7 +138,7 @@ def training_indexes(
     settings = get_settings()
     answerers, retrievers = {}, {}
     for name, articles in HALVES.items():
-        store = IndexStore(workdir / f"index-{name}")
+        store = Snapshots(workdir / f"index-{name}")
         if not store.exists():
             with store.lock():
                 build_index(

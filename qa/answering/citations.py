@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from qa.answering.candidates import SentenceCandidate
 from qa.answering.scorer import ScoredAnswer
-from qa.corpus import Document
+from qa.ingest.sources import Document
 from qa.retrieval import Hit
 from qa.schema import Citation, Source
 from qa.stores.base import IndexReader

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from qa.answering.candidates import SentenceCandidate, SpanCandidate
 from qa.answering.question import ENTITY_LABELS, NEAR_LABELS, AnswerKind, QuestionAnalysis
-from qa.ner import NOUN_PHRASE
+from qa.ingest.tagging import NOUN_PHRASE
 from qa.text import WORD_RE, term_set, terms
 
 Idf = Callable[[str], float]

@@ -21,7 +21,7 @@ def is_postgres_url(url: str | None) -> bool:
 def open_store(settings: Settings) -> Store:
     """The store the settings name: PostgreSQL for a postgresql:// URL, else the snapshot directory."""
     if is_postgres_url(settings.store_url):
-        from qa.stores.postgres import PgStore
+        from qa.stores.postgres.store import PgStore
 
         return PgStore(
             str(settings.store_url),
@@ -29,6 +29,6 @@ def open_store(settings: Settings) -> Store:
             pool_size=settings.api_threads + 2,
             exact_below=settings.ann_threshold,
         )
-    from qa.stores.local import LocalStore
+    from qa.stores.local.store import LocalStore
 
     return LocalStore(settings.index_path)

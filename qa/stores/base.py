@@ -18,14 +18,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qa.chunking import Passage
-from qa.corpus import Document
-from qa.snapshots import IndexStoreError
+from qa.errors import StoreError
+from qa.ingest.chunking import Passage
+from qa.ingest.sources import Document
 
 BM25_K1, BM25_B = 1.5, 0.75  # bm25s.BM25() defaults (method "lucene"), which the local index uses
 
 
-class IndexChanged(IndexStoreError):
+class IndexChanged(StoreError):
     """A newer index was published while a request was reading the one it started on.
 
     The pipeline switches to the newer index and answers again; outside a request (the source
@@ -112,7 +112,7 @@ class Store(Protocol):
         ...
 
     def lock(self, wait_s: float = 0.0) -> AbstractContextManager[None]:
-        """Exclusive writer lock; IndexStoreError naming the other `qa index` past `wait_s`."""
+        """Exclusive writer lock; StoreError naming the other `qa index` past `wait_s`."""
         ...
 
     def build(

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-from qa.chunking import split_sentences
+from qa.ingest.chunking import split_sentences
 
 ROOT = Path(__file__).resolve().parents[2]
 SQUAD_DIR = ROOT.parent / "shared" / "bench" / "squad"

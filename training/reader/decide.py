@@ -38,8 +38,8 @@ from qa.answering.answerer import Answerer
 from qa.answering.reader import CONFIG_FILE, DECISION_FEATURES, READ_SENTENCES, READER_DIR, Decision, Reader, ReaderStage
 from qa.answering.scorer import LinearModel, ScoredAnswer, sigmoid
 from qa.config import get_settings
+from qa.evaluation.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad
 from qa.pipeline import QAPipeline
-from qa.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad
 from training.answerer import HALVES, NEAR_MISS_POOL, ROOT, SQUAD, as_dict, training_indexes
 from training.reader.data import DEV_VALIDATION, SQUAD_DIR
 

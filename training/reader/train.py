@@ -33,7 +33,7 @@ import torch
 
 from qa.answering.reader import best_span
 from qa.answering.reader_format import MAX_LENGTH, Window, make_window
-from qa.squad import f1
+from qa.evaluation.squad import f1
 from training.reader.data import OUT, Example, read
 
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -153,6 +153,8 @@ def fit(args: argparse.Namespace) -> None:
     tok = tokenizer_for(model_dir)
     started = time.perf_counter()
     train = read(OUT / "train.jsonl")
+    if args.skip:
+        train = train[args.skip :]
     if args.limit:
         train = train[: args.limit]
     items = encode(tok, train)
@@ -161,7 +163,7 @@ def fit(args: argparse.Namespace) -> None:
     val = rng.sample(val_all, min(args.val_size, len(val_all)))
     print(f"{len(items)} training examples ({sum(e[2] > 0 for e in items)} with an answer), "
           f"{len(val)} validation windows, encoded in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(args.init or model_dir))
     # the word embeddings stay as the encoder learnt them: half the parameters, a much cheaper step
     model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
     per_epoch = math.ceil(len(items) / args.batch)
@@ -207,7 +209,8 @@ def fit(args: argparse.Namespace) -> None:
             if step % args.checkpoint_every == 0 or step == steps:
                 save(model, optimizer, schedule, step, steps, args.seed)
                 figures = validate(model, tok, val)
-                figures.update(step=step, examples_seen=step * args.batch, seconds=round(time.perf_counter() - clock))
+                seen = args.init_seen + step * args.batch
+                figures.update(step=step, examples_seen=seen, seconds=round(time.perf_counter() - clock))
                 with CURVE.open("a") as fh:
                     fh.write(json.dumps(figures) + "\n")
                 print("validation " + json.dumps(figures), flush=True)
@@ -256,6 +259,9 @@ def main() -> None:
     p.add_argument("--checkpoint-every", type=int, default=300)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--skip", type=int, default=0, help="leave out the first N examples (those an --init model saw)")
+    p.add_argument("--init", type=Path, default=None, help="start from this saved model instead of the base encoder")
+    p.add_argument("--init-seen", type=int, default=0, help="examples the --init model saw, for the curve")
     args = parser.parse_args()
     {"fit": fit}[args.command](args)
 

@@ -27,16 +27,12 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from qa.errors import Unavailable
+from qa.errors import StoreError
 
 FORMAT_VERSION = 2  # 2: passages carry entity and noun-phrase spans
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 KEEP_OLD_SNAPSHOTS = 1  # the previous snapshot stays for readers still using it
-
-
-class IndexStoreError(Unavailable):
-    """The index is missing, damaged or incompatible; the message says how to repair it."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -66,7 +62,7 @@ class Snapshot:
         return self.path.name
 
 
-class IndexStore:
+class Snapshots:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -77,7 +73,7 @@ class IndexStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise IndexStoreError(f"cannot read {self.root / CURRENT}: {exc}") from exc
+            raise StoreError(f"cannot read {self.root / CURRENT}: {exc}") from exc
         return name or None
 
     def exists(self) -> bool:
@@ -86,38 +82,38 @@ class IndexStore:
     def current(self) -> Snapshot:
         name = self.current_name()
         if name is None:
-            raise IndexStoreError(f"no index in {self.root}: build one with `qa index PATH`")
+            raise StoreError(f"no index in {self.root}: build one with `qa index PATH`")
         path = self.root / name
         manifest_path = path / MANIFEST
         try:
             manifest = json.loads(manifest_path.read_text())
         except FileNotFoundError as exc:
-            raise IndexStoreError(f"{manifest_path} is missing: rebuild with `qa index --rebuild PATH`") from exc
+            raise StoreError(f"{manifest_path} is missing: rebuild with `qa index --rebuild PATH`") from exc
         except (OSError, ValueError) as exc:
-            raise IndexStoreError(f"{manifest_path} is unreadable ({exc}): rebuild with `qa index --rebuild PATH`") from exc
+            raise StoreError(f"{manifest_path} is unreadable ({exc}): rebuild with `qa index --rebuild PATH`") from exc
         if manifest.get("format") != FORMAT_VERSION:
-            raise IndexStoreError(
+            raise StoreError(
                 f"{manifest_path} has index format {manifest.get('format')!r}, this version reads {FORMAT_VERSION}: "
                 "rebuild with `qa index --rebuild PATH`"
             )
         for name, size in manifest.get("files", {}).items():
             file = path / name
             if not file.is_file():
-                raise IndexStoreError(f"{file} is missing: rebuild with `qa index --rebuild PATH`")
+                raise StoreError(f"{file} is missing: rebuild with `qa index --rebuild PATH`")
             if file.stat().st_size != size:
-                raise IndexStoreError(f"{file} is truncated or changed: rebuild with `qa index --rebuild PATH`")
+                raise StoreError(f"{file} is truncated or changed: rebuild with `qa index --rebuild PATH`")
         return Snapshot(path, manifest)
 
     # ---- writing -------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, wait_s: float = 0.0) -> Iterator[None]:
-        """Exclusive writer lock; raises IndexStoreError if another writer holds it past `wait_s`."""
+        """Exclusive writer lock; raises StoreError if another writer holds it past `wait_s`."""
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.root / ".lock", timeout=wait_s)  # flock: released by the kernel if we are killed
         try:
             lock.acquire()
         except Timeout:
-            raise IndexStoreError(f"another `qa index` is writing {self.root}; wait for it to finish and run again") from None
+            raise StoreError(f"another `qa index` is writing {self.root}; wait for it to finish and run again") from None
         try:
             yield
         finally:

@@ -25,16 +25,16 @@ from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from qa.chunking import Passage, chunk_document
-from qa.corpus import Document
-from qa.index import check_compatible, classify_documents, indexed_text, tag_and_encode, text_key
-from qa.ner import SpanTagger
-from qa.snapshots import IndexStoreError
-from qa.stores import bm25
+from qa.errors import StoreError
+from qa.ingest.chunking import Passage, chunk_document
+from qa.ingest.sources import Document
+from qa.ingest.tagging import SpanTagger
 from qa.stores.base import BuildReport
-from qa.stores.pg_connect import CONNECT_TIMEOUT_S, db_errors, redact
-from qa.stores.pg_reader import DOC_COLUMNS, PgIndex, as_array
-from qa.stores.pg_schema import IMPACT_SQL, check_schema, migrate
+from qa.stores.build import check_compatible, classify_documents, indexed_text, tag_and_encode, text_key
+from qa.stores.postgres import bm25
+from qa.stores.postgres.connect import CONNECT_TIMEOUT_S, db_errors, redact
+from qa.stores.postgres.reader import DOC_COLUMNS, PgIndex, as_array
+from qa.stores.postgres.schema import IMPACT_SQL, check_schema, migrate
 from qa.text import terms
 
 WRITER_LOCK = 0x71615F696478  # advisory lock key: "qa_idx"
@@ -120,7 +120,7 @@ class PgStore:
     def exists(self) -> bool:
         try:
             return self.current_version() is not None
-        except IndexStoreError as exc:
+        except StoreError as exc:
             if str(exc).startswith("no index in"):
                 return False
             raise
@@ -130,7 +130,7 @@ class PgStore:
         with db_errors(self.read_url, self.read_setting), pool.connection() as conn:
             state = self._state(conn)
         if not state.get("version"):
-            raise IndexStoreError(f"no index in {redact(self.read_url)}: build one with `qa index PATH`")
+            raise StoreError(f"no index in {redact(self.read_url)}: build one with `qa index PATH`")
         check_compatible(state, self.location, model, backend)
         return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self)
 
@@ -154,9 +154,7 @@ class PgStore:
                 deadline = time.monotonic() + wait_s
                 while not conn.execute(b"SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)).fetchone()[0]:  # type: ignore[index]
                     if time.monotonic() >= deadline:
-                        raise IndexStoreError(
-                            f"another `qa index` is writing {self.location}; wait for it to finish and run again"
-                        )
+                        raise StoreError(f"another `qa index` is writing {self.location}; wait for it to finish and run again")
                     time.sleep(0.2)
                 register_vector(conn)
             self._writer = conn
@@ -402,7 +400,7 @@ class PgStore:
         with db_errors(self.url, "QA_STORE_URL"):
             state = self._state(conn)
             if not state.get("version"):
-                raise IndexStoreError(f"no index in {self.location}: build one with `qa index PATH`")
+                raise StoreError(f"no index in {self.location}: build one with `qa index PATH`")
             check_compatible(state, self.location, model, backend)
             found = {r[0] for r in conn.execute(b"SELECT doc_id FROM qa_documents WHERE doc_id = ANY(%s)", (doc_ids,))}
             unknown = [d for d in doc_ids if d not in found]

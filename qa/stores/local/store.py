@@ -11,15 +11,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from qa.corpus import Document
-from qa.index import Index, build_index, load_index, remove_documents
-from qa.snapshots import IndexStore
+from qa.ingest.sources import Document
 from qa.stores.base import BuildReport
+from qa.stores.local.index import Index, build_index, load_index, remove_documents
+from qa.stores.local.snapshots import Snapshots
 
 
 class LocalStore:
     def __init__(self, root: Path) -> None:
-        self.snapshots = IndexStore(root)
+        self.snapshots = Snapshots(root)
 
     @property
     def root(self) -> Path:

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from qa.boilerplate import Boilerplate
-from qa.cleaning import clean_text
 from qa.errors import BadInput
+from qa.ingest.boilerplate import Boilerplate
+from qa.ingest.cleaning import clean_text
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 METADATA_FILE = "metadata.json"

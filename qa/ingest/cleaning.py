@@ -14,14 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.boilerplate import (
-    ATTRIBUTION_RE,
-    DATELINE_RE,
-    QUOTE_RE,
-    TOKEN_RE,
-    Boilerplate,
-    segments,
-)
+from qa.ingest.boilerplate import ATTRIBUTION_RE, DATELINE_RE, QUOTE_RE, TOKEN_RE, Boilerplate, segments
 
 # A line that opens a list of links: the header itself and the list under it are furniture.
 LIST_HEADER_RE = re.compile(

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.corpus import Document, make_document
+from qa.ingest.sources import Document, make_document
 
 TRAIN_ARTICLES = range(0, 24)
 EVAL_ARTICLES = range(24, 48)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import psycopg
 
-from qa.snapshots import IndexStoreError
+from qa.errors import StoreError
 from qa.stores.base import BM25_B, BM25_K1
 
 MIGRATE_LOCK = 0x71615F6D6967  # advisory lock key: "qa_mig"
@@ -116,7 +116,7 @@ def schema_version(conn: psycopg.Connection) -> int | None:
 
 def _refuse_newer(version: int, where: str) -> None:
     if version > LATEST:
-        raise IndexStoreError(
+        raise StoreError(
             f"the index schema in {where} is version {version}, newer than this qa understands ({LATEST}): upgrade qa"
         )
 
@@ -143,9 +143,9 @@ def migrate(conn: psycopg.Connection, where: str) -> int:
             try:
                 conn.execute(sql.encode())  # bytes: several statements in one simple query
             except psycopg.errors.FeatureNotSupported as exc:
-                raise IndexStoreError(f"{where} cannot create the index schema ({exc}): install pgvector") from exc
+                raise StoreError(f"{where} cannot create the index schema ({exc}): install pgvector") from exc
             except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFile) as exc:
-                raise IndexStoreError(
+                raise StoreError(
                     f"{where} refused `CREATE EXTENSION vector` ({str(exc).splitlines()[0]}): install pgvector and have a "
                     "superuser run CREATE EXTENSION vector in this database"
                 ) from exc
@@ -165,7 +165,7 @@ def check_schema(conn: psycopg.Connection, where: str, can_migrate: bool) -> Non
         migrate(conn, where)
         return
     if version is None:
-        raise IndexStoreError(f"no index in {where}: build one with `qa index PATH` against the primary (QA_STORE_URL)")
-    raise IndexStoreError(
+        raise StoreError(f"no index in {where}: build one with `qa index PATH` against the primary (QA_STORE_URL)")
+    raise StoreError(
         f"the index schema in {where} is version {version}, this qa needs {LATEST}: run `qa migrate` against the primary"
     )

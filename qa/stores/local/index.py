@@ -1,6 +1,6 @@
 """Build and load the searchable index: documents, passages, FAISS vectors and BM25.
 
-`build_index` turns documents into a new snapshot in the `IndexStore`; `load_index` opens the
+`build_index` turns documents into a new snapshot in the `Snapshots`; `load_index` opens the
 live snapshot and refuses one built with another model or encoder runtime than configured.
 Passage vectors of an earlier snapshot are reused when the indexed text is unchanged, so
 re-indexing a folder only encodes what is new.
@@ -8,23 +8,23 @@ re-indexing a folder only encodes what is new.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import bm25s
 import numpy as np
 
-from embeddings.encoder import Encoder, canonical_model_name
-from embeddings.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
-from qa.chunking import Passage, chunk_document
-from qa.corpus import CorpusError, Document
-from qa.ner import SpanTagger
-from qa.snapshots import IndexStore, IndexStoreError, Snapshot
+from embeddings.encoder import Encoder
+from qa.errors import StoreError
+from qa.ingest.chunking import Passage, chunk_document
+from qa.ingest.sources import Document
+from qa.ingest.tagging import SpanTagger
 from qa.stores.base import BuildReport, Candidates
+from qa.stores.build import check_compatible, classify_documents, indexed_text, tag_and_encode, text_key
+from qa.stores.local.snapshots import Snapshot, Snapshots
+from qa.stores.local.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
 from qa.text import terms_batch
 
 DOCUMENTS = "documents.jsonl"
@@ -73,90 +73,7 @@ class Index:
         return Candidates([self.passages[i] for i in ids], dense, bm25_all[ids].astype(np.float32))
 
 
-def text_key(text: str) -> str:
-    """The key stored vectors and spans are reused by: a hash of the indexed text."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def classify_documents(
-    documents: Iterable[Document], indexed: Mapping[str, tuple[str, str | None]], scanned_roots: list[str] | None
-) -> tuple[BuildReport, dict[str, Document], list[str]]:
-    """Sort `documents` against what is indexed (doc id → content hash and root), for every backend.
-
-    Returns the report (added, updated, unchanged, removed, duplicates), the documents to index by
-    id, and the ids of indexed documents to keep as they are: with `scanned_roots`, those from
-    folders not scanned this time. Raises CorpusError when nothing would be left to index.
-    """
-    report = BuildReport()
-    new_docs: dict[str, Document] = {}
-    for doc in documents:
-        if doc.doc_id in new_docs:
-            report.skipped_duplicates.append(doc.doc_id)
-            continue
-        new_docs[doc.doc_id] = doc
-        before = indexed.get(doc.doc_id)
-        if before is None:
-            report.added.append(doc.doc_id)
-        elif before == (doc.content_hash, doc.root):
-            report.unchanged.append(doc.doc_id)
-        else:
-            report.updated.append(doc.doc_id)
-    roots = set(scanned_roots) if scanned_roots is not None else None
-    kept: list[str] = []
-    for doc_id, (_, root) in indexed.items():
-        if doc_id in new_docs:
-            continue
-        if roots is None or root in roots:
-            report.removed.append(doc_id)
-        else:
-            kept.append(doc_id)  # indexed from a folder not scanned this time
-    if not new_docs and not kept:
-        raise CorpusError("no documents to index: give folders or files with .txt, .md, .html or .jsonl articles")
-    return report, new_docs, kept
-
-
-def tag_and_encode(
-    passages: list[Passage],
-    todo: list[int],
-    texts: list[str],
-    vectors: np.ndarray,
-    tagger: SpanTagger,
-    encoder: Encoder,
-    progress: Callable[[int, int], None] | None,
-) -> None:
-    """Tag and encode the passages at `todo` (embedding `texts`, one per todo) in place.
-
-    Progress counts tagging and encoding once per new passage, and every reused passage as done.
-    """
-    total, done = len(passages) + len(todo), len(passages) - len(todo)
-    if progress:
-        progress(done, total)
-
-    def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
-
-    if todo:
-        tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
-        for i, spans in zip(todo, tagged, strict=True):
-            passages[i].spans = spans
-        vectors[todo] = encoder.encode(texts, progress=step)
-
-
-def indexed_text(passage: Passage, doc: Document) -> str:
-    """What is embedded and BM25-indexed: the passage under its document's title.
-
-    The title says what the whole story is about, which a passage in the middle often doesn't.
-    Offsets and citations still refer to the passage text alone.
-    """
-    if doc.title and not doc.text.startswith(doc.title.rstrip("…")):
-        return f"{doc.title}\n{passage.text}"
-    return passage.text
-
-
-def _current_index(store: IndexStore, encoder: Encoder) -> Index | None:
+def _current_index(store: Snapshots, encoder: Encoder) -> Index | None:
     """The live snapshot, or None if there is none yet. A damaged or incompatible one raises."""
     if not store.exists():
         return None
@@ -166,7 +83,7 @@ def _current_index(store: IndexStore, encoder: Encoder) -> Index | None:
 def build_index(
     documents: Iterable[Document],
     encoder: Encoder,
-    store: IndexStore,
+    store: Snapshots,
     max_chars: int,
     progress: Callable[[int, int], None] | None = None,
     scanned_roots: list[str] | None = None,
@@ -245,7 +162,7 @@ def build_index(
 
 
 def write_snapshot(
-    store: IndexStore,
+    store: Snapshots,
     docs: dict[str, Document],
     passages: list[Passage],
     vectors: np.ndarray,
@@ -284,7 +201,7 @@ def write_snapshot(
     return store.publish(tmp, manifest)
 
 
-def remove_documents(store: IndexStore, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
+def remove_documents(store: Snapshots, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
     """Publish a snapshot without these documents; returns (removed, unknown ids). Hold the lock."""
     index = load_index(store, model, backend)
     unknown = [d for d in doc_ids if d not in index.documents]
@@ -304,24 +221,13 @@ def remove_documents(store: IndexStore, doc_ids: list[str], model: str, backend:
     return sorted(drop), unknown
 
 
-def check_compatible(manifest: dict, location: Path | str, model: str, backend: str) -> None:
-    """Refuse an index (snapshot manifest or database state row) built with another model or runtime."""
-    wanted_model = canonical_model_name(model)
-    if manifest.get("model") != wanted_model or manifest.get("backend") != backend:
-        raise IndexStoreError(
-            f"the index in {location} was built with model {manifest.get('model')!r} ({manifest.get('backend')} backend), "
-            f"but {wanted_model!r} ({backend} backend) is configured: set QA_MODEL/QA_BACKEND to match, "
-            "or rebuild with `qa index --rebuild PATH`"
-        )
-
-
-def load_index(store: IndexStore, model: str, backend: str) -> Index:
+def load_index(store: Snapshots, model: str, backend: str) -> Index:
     snapshot = store.current()
     check_compatible(snapshot.manifest, snapshot.path, model, backend)
     path = snapshot.path
 
-    def damaged(name: str, exc: Exception) -> IndexStoreError:
-        return IndexStoreError(f"{path / name} is damaged ({exc}): rebuild with `qa index --rebuild PATH`")
+    def damaged(name: str, exc: Exception) -> StoreError:
+        return StoreError(f"{path / name} is damaged ({exc}): rebuild with `qa index --rebuild PATH`")
 
     documents: dict[str, Document] = {}
     try:
@@ -360,7 +266,7 @@ def load_index(store: IndexStore, model: str, backend: str) -> Index:
         raise damaged(BM25_DIR, exc) from exc
     vectors = VectorIndex.load(path)
     if len(vectors) != len(passages):
-        raise IndexStoreError(
+        raise StoreError(
             f"{path} holds {len(vectors)} vectors for {len(passages)} passages: rebuild with `qa index --rebuild PATH`"
         )
     return Index(snapshot, documents, passages, vectors, bm25, passage_freq)

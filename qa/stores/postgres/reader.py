@@ -18,11 +18,11 @@ import numpy as np
 from cachetools import LRUCache
 from psycopg_pool import ConnectionPool
 
-from qa.chunking import Passage
-from qa.corpus import Document
-from qa.stores import bm25
+from qa.ingest.chunking import Passage
+from qa.ingest.sources import Document
 from qa.stores.base import Candidates, IndexChanged
-from qa.stores.pg_connect import db_errors
+from qa.stores.postgres import bm25
+from qa.stores.postgres.connect import db_errors
 
 DOC_COLUMNS = "doc_id, text, title, url, published, publisher, source, content_hash, root"
 MAX_EF_SEARCH = 1000

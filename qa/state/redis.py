@@ -23,7 +23,7 @@ from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from redis.retry import Retry
 
 from qa.config import without_password
-from qa.state import (
+from qa.state.base import (
     DEDUPE_TTL_S,
     HEARTBEAT_S,
     LEADER_TTL_S,

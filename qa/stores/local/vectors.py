@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.snapshots import IndexStoreError
+from qa.errors import StoreError
 
 DEFAULT_ANN_THRESHOLD = 50_000  # exact single-query search costs ~7 ms here, ~14 ms at 100k
 # Probe queries overstate recall a little (by up to 0.05 for real SQuAD questions at 10k-1M
@@ -149,12 +149,12 @@ class VectorIndex:
             if vectors.ndim != 2 or vectors.dtype != np.float32:
                 raise ValueError(f"expected a 2-D float32 array, found {vectors.dtype} {vectors.shape}")
         except (OSError, ValueError) as exc:
-            raise IndexStoreError(f"{folder / cls.FILE} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc
+            raise StoreError(f"{folder / cls.FILE} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc
         if not (folder / cls.ANN_FILE).exists():
             return cls(np.ascontiguousarray(vectors))
         try:
             ann = faiss.read_index(str(folder / cls.ANN_FILE))
             params = json.loads((folder / "vectors.json").read_text())
         except (RuntimeError, OSError, ValueError) as exc:
-            raise IndexStoreError(f"{folder / cls.ANN_FILE} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc
+            raise StoreError(f"{folder / cls.ANN_FILE} is damaged ({exc}): rebuild with `qa index --rebuild PATH`") from exc
         return cls(vectors, ann, params)

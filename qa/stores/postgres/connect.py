@@ -1,6 +1,6 @@
 """Connections to PostgreSQL and the one place its failures become user-facing errors.
 
-A database that cannot be reached, or drops a connection mid-query, is `IndexStoreError`
+A database that cannot be reached, or drops a connection mid-query, is `StoreError`
 (unavailable: CLI exit 1, HTTP 503) with one line naming the URL (never its password) and the
 setting to fix; the driver's traceback never reaches a user.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
-from qa.snapshots import IndexStoreError
+from qa.errors import StoreError
 
 CONNECT_TIMEOUT_S = 5
 
@@ -41,13 +41,13 @@ def db_errors(url: str, setting: str) -> Iterator[None]:
 
     try:
         yield
-    except IndexStoreError:
+    except StoreError:
         raise
     except psycopg.OperationalError as exc:
-        raise IndexStoreError(f"cannot use PostgreSQL at {redact(url)} ({first_line(exc)}): start it, or fix {setting}") from None
+        raise StoreError(f"cannot use PostgreSQL at {redact(url)} ({first_line(exc)}): start it, or fix {setting}") from None
     except psycopg.errors.ReadOnlySqlTransaction:
-        raise IndexStoreError(f"PostgreSQL at {redact(url)} is read-only (a standby?): point {setting} at the primary") from None
+        raise StoreError(f"PostgreSQL at {redact(url)} is read-only (a standby?): point {setting} at the primary") from None
     except PoolTimeout:
-        raise IndexStoreError(f"no connection to PostgreSQL at {redact(url)} in time: start it, or fix {setting}") from None
+        raise StoreError(f"no connection to PostgreSQL at {redact(url)} in time: start it, or fix {setting}") from None
     except psycopg.Error as exc:
-        raise IndexStoreError(f"PostgreSQL at {redact(url)} failed: {first_line(exc)}") from None
+        raise StoreError(f"PostgreSQL at {redact(url)} failed: {first_line(exc)}") from None
