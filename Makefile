@@ -31,8 +31,9 @@ redis-server: install
 		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; } \
 		|| echo "warning: could not install redis-server; tests that need Redis fail under CI and are skipped elsewhere"
 
-# Static checks over the shipped packages; `make test` runs them first so CI holds the line.
-LINTED := qa embeddings api bot training
+# Static checks over the shipped packages and the code that tests, measures and trains them;
+# `make test` runs them first so CI holds the line.
+LINTED := qa embeddings api bot training tests bench
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)

@@ -35,9 +35,9 @@ def main() -> None:
     groups = [group_of(r.get("url"), str(args.path)) for r in rows]
 
     start = time.perf_counter()
-    boilerplate = None if args.shape_only else Boilerplate.learn(zip(groups, (r["text"] for r in rows)))
+    boilerplate = None if args.shape_only else Boilerplate.learn(zip(groups, (r["text"] for r in rows), strict=True))
     learnt = time.perf_counter()
-    cleaned = [clean_text(r["text"], boilerplate, g) for r, g in zip(rows, groups)]
+    cleaned = [clean_text(r["text"], boilerplate, g) for r, g in zip(rows, groups, strict=True)]
     done = time.perf_counter()
     print(
         f"{len(rows)} documents: learn {learnt - start:.1f} s, clean {done - learnt:.1f} s, "
@@ -52,7 +52,7 @@ def main() -> None:
     by_reason: Counter[str] = Counter()
     removed: dict[str, list[str]] = defaultdict(list)
     firsts: dict[str, list[str]] = defaultdict(list)
-    for group, result in zip(groups, cleaned):
+    for group, result in zip(groups, cleaned, strict=True):
         for reason, text in result.removed:
             by_reason[reason.split(":")[0]] += 1
             removed[group].append(f"[{reason[:24]}] {text[:160]}")

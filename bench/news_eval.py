@@ -1,6 +1,6 @@
 """The news development set on the 3,744-article news index: accuracy per half, and latency.
 
-    .venv/bin/python bench/news_eval.py [--index-dir bench/out/news-index] [--half report|tune|all]
+    .venv/bin/python bench/news_eval.py [--index-dir bench/out/news-index] [--half report|tune|all] [--set dev|time]
 
 Builds the index from ../shared/bench/news/articles.jsonl the first time (NER and encoding
 included; a few minutes on two cores). The questions in bench/data/news_dev_questions.jsonl were
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -22,13 +23,69 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from qa.answering.dates import resolve  # noqa: E402
 from qa.answering.reader import reader_input  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.evaluation.questions import evaluate_file, percentile  # noqa: E402
+from qa.ingest.chunking import split_sentences  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
 
 NEWS = ROOT.parent / "shared" / "bench" / "news" / "articles.jsonl"
 QUESTIONS = ROOT / "bench" / "data" / "news_dev_questions.jsonl"
+TIME_QUESTIONS = ROOT / "bench" / "data" / "news_time_questions.jsonl"
+
+
+def sentence_with(text: str, expression: str) -> tuple[str, str] | None:
+    """(the sentence holding `expression`, the expression as written there), first occurrence."""
+    match = re.search(re.escape(expression), text, re.IGNORECASE)
+    if match is None:
+        return None
+    for start, end in split_sentences(text):
+        if start <= match.start() < end:
+            return text[start:end], match.group(0)
+    return None
+
+
+def time_questions(pipeline: QAPipeline, args: argparse.Namespace) -> None:
+    """The time question set (bench/data/news_time_questions.jsonl, gold resolved dates):
+    - resolved: the answer's `resolved.value` and granularity equal the gold (what issue 19 scores);
+    - answered with a gold document and the gold expression, and how many of those resolved right;
+    - resolver alone: the gold expression, in its sentence of the first gold document, resolved
+      against that document's date (the date code without the retriever and reader).
+    """
+    questions = [json.loads(line) for line in TIME_QUESTIONS.read_text().splitlines() if line.strip()]
+    questions = [q for q in questions if args.half == "all" or q["half"] == args.half]
+    articles = {}
+    with NEWS.open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            articles[row["id"]] = row
+    resolved_right = answered_right = alone_right = both = 0
+    for q in questions:
+        answer = pipeline.ask(q["question"])
+        cited = {s.doc_id for c in answer.citations for s in c.sources}
+        short = (answer.short_answer or "").lower()
+        answered = answer.answered and bool(cited & set(q["docs"])) and any(a.lower() in short for a in q["answers"])
+        got = answer.resolved
+        right = got is not None and (got.value, got.granularity) == (q["resolved"], q["granularity"])
+        doc = articles[q["docs"][0]]
+        found = sentence_with(doc["text"], q["answers"][0])
+        alone = resolve(found[1], found[0], doc["published"]) if found else None
+        alone_ok = alone is not None and (alone.value, alone.granularity) == (q["resolved"], q["granularity"])
+        resolved_right += right
+        answered_right += answered
+        alone_right += alone_ok
+        both += answered and right
+        if args.misses and not right:
+            print(f"{q['id']} {q['expression']}: gold {q['resolved']} ({q['granularity']}, {q['answers'][0]!r}, "
+                  f"published {q['published']}); got {got.value if got else None} ({got.granularity if got else ''}) "
+                  f"from {answer.short_answer!r}; resolver alone {'ok' if alone_ok else alone}")  # fmt: skip
+    n = len(questions)
+    print(f"{args.half}: {n} time questions")
+    print(f"  resolved correctly            {resolved_right}/{n} = {resolved_right / n:.3f}")
+    print(f"  answered (gold doc and span)  {answered_right}/{n} = {answered_right / n:.3f}")
+    print(f"  of those, resolved correctly  {both}/{answered_right} = {both / max(answered_right, 1):.3f}")
+    print(f"  resolver alone (gold span)    {alone_right}/{n} = {alone_right / n:.3f}")
 
 
 def main() -> None:
@@ -36,6 +93,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=ROOT / "bench" / "out" / "news-index")
     parser.add_argument("--half", choices=["tune", "report", "all"], default="report")
     parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--set", choices=["dev", "time"], default="dev", help="the development set, or the time questions")
     args = parser.parse_args()
     if not (args.index_dir / "CURRENT").exists():
         sys.exit(f"no index in {args.index_dir}: build it with `QA_INDEX_DIR={args.index_dir} .venv/bin/qa index {NEWS}`")
@@ -43,9 +101,12 @@ def main() -> None:
     started = time.perf_counter()
     pipeline.warm_up()
     print(
-        f"index: {len(pipeline.index.documents)} documents, {len(pipeline.index.passages)} passages "
+        f"index: {len(pipeline.index.documents)} documents, {pipeline.index.passage_count} passages "
         f"(loaded in {time.perf_counter() - started:.1f} s)"
     )
+    if args.set == "time":
+        time_questions(pipeline, args)
+        return
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     chosen = [r for r in rows if args.half == "all" or r["half"] == args.half]
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:

@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from qa.config import get_settings  # noqa: E402
+from qa.config import get_settings, is_postgres_url  # noqa: E402
+from qa.config import without_password as redact  # noqa: E402
 from qa.evaluation.questions import percentile  # noqa: E402
 from qa.evaluation.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, exact_match, f1, load_squad  # noqa: E402
 from qa.ingest.sources import Document  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
-from qa.stores import is_postgres_url, open_store  # noqa: E402
-from qa.stores.postgres.connect import redact  # noqa: E402
+from qa.stores import open_store  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 MODES = {"hybrid": None, "bm25": 0.0, "dense": 1.0}  # dense weight in fusion (None: the default)

@@ -59,7 +59,7 @@ def percentiles(ms: list[float]) -> str:
     return f"{percentile(ms, 0.5):.2f} / {percentile(ms, 0.95):.2f}"
 
 
-def timed(fn, queries) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fn, queries) -> list[float]:
     out = []
     for query in queries:
         started = time.perf_counter()
@@ -114,8 +114,8 @@ def main() -> None:
         if args.mix:
             picks = rng.integers(0, len(pool), size=(n, 3))
         else:  # three sentences of one source text, sources weighted by their size
-            sizes = np.array([len(g) for g in groups], dtype=float)
-            chosen = rng.choice(len(groups), size=n, p=sizes / sizes.sum())
+            weights = np.array([len(g) for g in groups], dtype=float)
+            chosen = rng.choice(len(groups), size=n, p=weights / weights.sum())
             picks = np.stack([groups[g][rng.integers(0, len(groups[g]), 3)] for g in chosen])
         vectors = pool_vectors[picks].sum(axis=1) + rng.normal(scale=0.05, size=(n, pool_vectors.shape[1])).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -140,12 +140,15 @@ def main() -> None:
         passages = [Passage(f"p{i}", f"d{i}", 0, 0, "") for i in range(n)]
         index = Index(snapshot=None, documents={}, passages=passages, vectors=ann, bm25=bm25, passage_freq={})  # type: ignore[arg-type]
         hybrid = HybridRetriever(index, encoder)
-        exact_ms = timed(lambda q: exact.search(q, 50), query_vectors)
-        ann_ms = timed(lambda q: ann.search(q, 50), query_vectors)
+        exact_ms = timed(lambda q, exact=exact: exact.search(q, 50), query_vectors)  # each bound to this size's objects (B023)
+        ann_ms = timed(lambda q, ann=ann: ann.search(q, 50), query_vectors)
         query_terms = [[t for t in terms(q) if t in bm25.vocab_dict] for q in questions]
-        bm25_ms = timed(lambda t: np.argpartition(-bm25.get_scores(t), 50)[:50] if t else None, query_terms)
-        hybrid_ms = timed(lambda i: hybrid.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions)))
+        bm25_ms = timed(lambda t, bm25=bm25: np.argpartition(-bm25.get_scores(t), 50)[:50] if t else None, query_terms)
+        hybrid_ms = timed(
+            lambda i, hybrid=hybrid: hybrid.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions))
+        )
 
+        assert ann.ann is not None  # built past ann_threshold: always the IVF structure
         ivf_bytes = faiss.serialize_index(ann.ann).nbytes
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(

@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
-from qa.answering.features import question_weights, sentence_features  # noqa: E402
+from qa.answering.features import sentence_features_by_id  # noqa: E402
 from qa.answering.question import QuestionAnalyzer  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.evaluation.squad import TRAIN_ARTICLES, contains_gold, load_squad  # noqa: E402
-from training.answerer import FIT_ARTICLES, HALVES, SQUAD, fit, training_indexes  # noqa: E402
+from training.answerer import FIT_ARTICLES, HALVES, SQUAD, fit, matrix, training_indexes  # noqa: E402
 
 Group = tuple[int, np.ndarray, np.ndarray]  # (article, features of each candidate, holds gold)
 
@@ -50,8 +50,7 @@ def groups() -> list[Group]:
         analysis = analyzer.run(q.question)
         candidates = answerers[own].extractor.run(retrievers[own].run(q.question, settings.top_k, query_vector=vector))
         if candidates:
-            weights = question_weights(analysis, answerers[own].idf)
-            x = np.array([sentence_features(analysis, weights, c, answerers[own].idf) for c in candidates])
+            x = matrix(list(sentence_features_by_id(analysis, candidates, answerers[own].idf).values()))
             out.append((q.article, x, np.array([contains_gold(c.text, q.answers) for c in candidates])))
     return out
 

@@ -1,15 +1,18 @@
 """The index in PostgreSQL next to the snapshot directory: quality, query latency, incremental updates.
 
-    .venv/bin/python bench/store_bench.py quality [--sample 500] [--seed 13] [--backends local,postgresql]
+    .venv/bin/python bench/store_bench.py quality [--sample 500] [--seed 13] [--backends local,postgresql] [--url URL]
     .venv/bin/python bench/store_bench.py scale [--passages 100000] [--queries 200] [--changed 100]
-                                                [--split known|pysbd] [--backends local,postgresql]
+                                                [--split known|pysbd] [--backends local,postgresql] [--url URL]
 
-Each run starts its own PostgreSQL 16 + pgvector (`tests/pgcluster.py`: the `pgserver` wheel's
-binaries, 127.0.0.1, a temporary data directory, fsync off) and stops it after.
+PostgreSQL is the server at `--url` (its index is replaced; `quality` also fills the database of
+the URL's name + `_other`, as `bench/quality.py` does). Without it, each run starts a throwaway
+PostgreSQL 16 + pgvector with `pgserver` (the test extra: `make install`; a temporary data
+directory, a Unix socket, fsync off, `maintenance_work_mem` 4 GB so HNSW of 1M x 384 builds in
+memory, `max_wal_size` 16 GB so a bulk load forces no checkpoints) and deletes it after.
 
-`quality`: SciFact nDCG@10 (`bench/quality.py`'s `scifact`) and SQuAD evaluation-half recall@5
-(the same sample `bench/quality.py` draws, from the same seed), once with a snapshot directory and
-once with `QA_STORE_URL` pointing at the server.
+`quality`: `bench/quality.py --json` run once with a snapshot directory and once with
+`QA_STORE_URL` pointing at the server: SciFact nDCG@10 and SQuAD evaluation-half recall@5 (its
+answer figures come along; the table shows retrieval).
 
 `scale`: synthetic passages and vectors as in `bench/scale.py` (three sentences of one source text
 each; the vector is the normalised sum of its sentences' encoded vectors plus noise, made by a stand-in
@@ -27,13 +30,17 @@ shared and noisy: compare the two backends within one run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,34 +49,43 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import quality  # noqa: E402
-import scale  # noqa: E402
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa.config import get_settings  # noqa: E402
 from qa.evaluation.questions import percentile  # noqa: E402
-from qa.evaluation.squad import EVAL_ARTICLES, contains_gold, load_squad  # noqa: E402
+from qa.evaluation.squad import EVAL_ARTICLES, load_squad  # noqa: E402
 from qa.ingest import chunking  # noqa: E402
 from qa.ingest.sources import Document  # noqa: E402
 from qa.retrieval import HybridRetriever  # noqa: E402
 from qa.stores.local.store import LocalStore  # noqa: E402
 from qa.stores.postgres.store import PgStore  # noqa: E402
-from tests.pgcluster import PgCluster  # noqa: E402
 
+BENCH = ROOT.parent / "shared" / "bench"
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 SPLIT = re.compile(r"(?<=[.!?])\s+")
+BULK_LOAD_SETTINGS = {"maintenance_work_mem": "4GB", "max_wal_size": "16GB", "fsync": "off"}
 
 
-def server() -> tuple[PgCluster, str]:
-    cluster = PgCluster().init().start()
-    url = cluster.create_database("bench")
-    with psycopg.connect(cluster.url(), autocommit=True) as conn:
-        conn.execute(b"ALTER SYSTEM SET maintenance_work_mem = '4GB'")  # HNSW of 1M x 384 builds in memory
-        conn.execute(b"ALTER SYSTEM SET max_wal_size = '16GB'")  # no forced checkpoints in a bulk load
-        conn.execute(b"SELECT pg_reload_conf()")
-    return cluster, url
+@contextmanager
+def postgresql(args: argparse.Namespace) -> Iterator[str]:
+    """The database to measure: `--url` as it is, else one on a throwaway pgserver, deleted after ("" when
+    PostgreSQL is not among `--backends`)."""
+    if args.url or "postgresql" not in args.backends:
+        yield args.url or ""
+        return
+    import pgserver  # the test extra, needed only here
+
+    with tempfile.TemporaryDirectory(prefix="qa-bench-pg-") as tmp:
+        pg = pgserver.get_server(Path(tmp) / "data", cleanup_mode="delete")
+        try:
+            with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
+                conn.execute(b"CREATE DATABASE bench")
+                for name, value in BULK_LOAD_SETTINGS.items():
+                    conn.execute(f"ALTER SYSTEM SET {name} = '{value}'".encode())
+                conn.execute(b"SELECT pg_reload_conf()")
+            yield pg.get_uri("bench")
+        finally:
+            pg.cleanup()
 
 
 KNOWN_SPLITS: dict[str, list[tuple[int, int]]] = {}  # document text -> its sentences' offsets, from how it was made
@@ -82,38 +98,30 @@ def known_split(text: str) -> list[tuple[int, int]]:
 
 
 # ---- quality ---------------------------------------------------------------------------------
-def squad_recall(args: argparse.Namespace) -> dict[str, Any]:
-    """recall@5 on `bench/quality.py`'s SQuAD sample (same seed, same draw), without the answering part."""
-    documents, questions = load_squad(quality.BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)
-    sample = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
-    with tempfile.TemporaryDirectory() as tmp:
-        pipeline, seconds, n_passages = quality.build(documents, args.backend, args.max_passage_chars, Path(tmp))
-        hits = sum(any(contains_gold(r.passage, q.answers) for r in pipeline.search(q.question, 5).results) for q in sample)
-    return {
-        "passages": n_passages,
-        "questions": len(sample),
-        "seed": args.seed,
-        "index_s": round(seconds, 1),
-        "recall@5": round(hits / len(sample), 4),
-    }
+def quality_run(args: argparse.Namespace, store_url: str | None) -> dict[str, Any]:
+    """`bench/quality.py --json` into a snapshot directory (`store_url` None) or into PostgreSQL."""
+    env = {k: v for k, v in os.environ.items() if k != "QA_STORE_URL"}
+    if store_url:
+        env["QA_STORE_URL"] = store_url
+    command = [sys.executable, str(ROOT / "bench" / "quality.py"), "--json", "--backend", args.backend]
+    command += ["--max-passage-chars", str(args.max_passage_chars), "--sample", str(args.sample), "--seed", str(args.seed)]
+    command += ["--limit", str(args.limit)]
+    result = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run_quality(args: argparse.Namespace) -> None:
-    cluster, url = server()
-    try:
-        rows = {}
+    rows = {}
+    with postgresql(args) as url:
         for name, store_url in (("local", None), ("postgresql", url)):
-            if name not in args.backends:
-                continue
-            os.environ.pop("QA_STORE_URL", None)
-            if store_url:
-                os.environ["QA_STORE_URL"] = store_url
-            rows[name] = {"scifact": quality.scifact(args), "squad": squad_recall(args)}
-            print(name, rows[name], flush=True)
-    finally:
-        cluster.stop()
-    s = next(iter(rows.values()))["squad"]
-    print(f"\nSQuAD: {s['questions']} questions (seed {s['seed']}), {s['passages']} passages; SciFact: 300 test queries")
+            if name in args.backends:
+                rows[name] = quality_run(args, store_url)
+                print(name, rows[name], flush=True)
+    first = next(iter(rows.values()))
+    s, f = first["squad"], first["scifact"]
+    print(
+        f"\nSQuAD: {s['questions']} questions (seed {s['seed']}), {s['passages']} passages; SciFact: {f['queries']} test queries"
+    )
     print("| backend | SciFact nDCG@10 hybrid | bm25 | dense | SQuAD recall@5 | SciFact index s | SQuAD index s |")
     print("|---|---|---|---|---|---|---|")
     for name, r in rows.items():
@@ -152,6 +160,19 @@ class NoTagger:
         if progress:
             progress(len(texts))
         return [[] for _ in texts]
+
+
+def sentence_pool(n: int, seed: int) -> tuple[list[str], list[int]]:
+    """`bench/scale.py`'s sentence pool (up to `n` sentences of 40-300 characters from SQuAD dev's articles and
+    3,000 SciFact abstracts, shuffled by `seed`) with the source each came from, less those that do not end in
+    . ! or ?: joined into a document, the rest split back into the same sentences."""
+    squad = json.loads((BENCH / "squad" / "dev-v1.1.json").read_text())["data"]
+    scifact = (BENCH / "scifact" / "corpus.jsonl").read_text().splitlines()[:3000]
+    texts = ["\n".join(p["context"] for p in a["paragraphs"]) for a in squad] + [json.loads(line)["text"] for line in scifact]
+    found = [(s.strip(), source) for source, text in enumerate(texts) for s in SPLIT.split(text) if 40 <= len(s.strip()) <= 300]
+    random.Random(seed).shuffle(found)
+    kept = [(sentence, source) for sentence, source in found[:n] if sentence[-1] in ".!?"]
+    return [sentence for sentence, _ in kept], [source for _, source in kept]
 
 
 def synthetic_documents(n: int, pool: list[str], source_of: list[int], rng: np.random.Generator) -> list[Document]:
@@ -193,11 +214,9 @@ def wal_since(url: str, lsn: str) -> int:
 
 def run_scale(args: argparse.Namespace) -> None:
     encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
-    pool, source_of = scale.sentence_pool(args.pool, args.seed)
-    keep = [i for i, s in enumerate(pool) if s[-1] in ".!?"]  # joined, they split back into the same sentences
-    pool, source_of = [pool[i] for i in keep], [source_of[i] for i in keep]
+    pool, source_of = sentence_pool(args.pool, args.seed)
     fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
-    squad = [q.question for q in load_squad(quality.BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
+    squad = [q.question for q in load_squad(BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
     questions = random.Random(args.seed).sample(squad, args.queries)
     query_vectors = encoder.encode(questions)
     rng = np.random.default_rng(args.seed)
@@ -215,58 +234,56 @@ def run_scale(args: argparse.Namespace) -> None:
     same = sum(_pysbd_split(d.text) == KNOWN_SPLITS[d.text] for d in sample[:500])
     print(
         f"sentence splitting (pysbd): {split_ms:.2f} ms a document on {len(sample):,} documents, about "
-        f"{split_ms * len(docs) / 1000:.0f} s for all; pysbd agrees with the known offsets on {same} of 500",
+        f"{split_ms * len(docs) / 1000:.0f} s for all; pysbd agrees with the known offsets on {same} of {len(sample[:500])}",
         flush=True,
     )
     if args.split == "known":
-        chunking.split_sentences = known_split  # type: ignore[assignment]  # what chunk_document calls
+        chunking.split_sentences = known_split  # what chunk_document calls
     ann_threshold = get_settings().ann_threshold
     print(
         f"{len(docs):,} documents of one passage; {args.queries} SQuAD questions (seed {args.seed}); "
         f"approximate search above {ann_threshold:,} passages (IVF-SQ8 locally, HNSW in PostgreSQL)",
         flush=True,
     )
-    cluster, url = server()
     rows = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            stores = {"local": lambda: LocalStore(Path(tmp)), "postgresql": lambda: PgStore(url, exact_below=ann_threshold)}
-            for name in args.backends:
-                store = stores[name]()
-                with store.lock(wait_s=60):
-                    started = time.perf_counter()
-                    report = store.build(docs, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger(), rebuild=True)
-                    load_s = time.perf_counter() - started
-                assert report.passages == len(docs), report.passages
-                retriever = HybridRetriever(store.open(fake.model_name, fake.backend), fake)
-                retriever.run(questions[0], 10, query_vector=query_vectors[0])
-                ms = scale.timed(
-                    lambda i, r=retriever: r.run(questions[i], 10, query_vector=query_vectors[i]), range(len(questions))
-                )
-                lsn = wal_lsn(url) if name == "postgresql" else ""
-                with store.lock(wait_s=60):
-                    started = time.perf_counter()
-                    update = store.build(changed, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger())
-                    update_s = time.perf_counter() - started
-                assert len(update.updated) == args.changed, len(update.updated)
-                written = wal_since(url, lsn) if isinstance(store, PgStore) else snapshot_bytes(store)  # type: ignore[arg-type]
-                rows.append((name, load_s, ms, update_s, written))
-                print(
-                    rows[-1][:2],
-                    f"p50 {percentile(ms, 0.5):.1f} ms",
-                    f"update {update_s:.1f} s, {written / 2**20:.1f} MiB",
-                    flush=True,
-                )
-                store.close()
-    finally:
-        cluster.stop()
+    with postgresql(args) as url, tempfile.TemporaryDirectory() as tmp:
+        stores = {"local": lambda: LocalStore(Path(tmp)), "postgresql": lambda: PgStore(url, exact_below=ann_threshold)}
+        for name in args.backends:
+            store = stores[name]()
+            with store.lock(wait_s=60):
+                started = time.perf_counter()
+                report = store.build(docs, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger(), rebuild=True)  # type: ignore[arg-type]  # SpanTagger's run(), tagging nothing
+                load_s = time.perf_counter() - started
+            assert report.passages == len(docs), report.passages
+            retriever = HybridRetriever(store.open(fake.model_name, fake.backend), fake)
+            retriever.run(questions[0], 10, query_vector=query_vectors[0])
+            ms = []
+            for question, query_vector in zip(questions, query_vectors, strict=True):
+                started = time.perf_counter()
+                retriever.run(question, 10, query_vector=query_vector)
+                ms.append((time.perf_counter() - started) * 1000)
+            lsn = wal_lsn(url) if isinstance(store, PgStore) else ""
+            with store.lock(wait_s=60):
+                started = time.perf_counter()
+                update = store.build(changed, fake, args.max_chars, ann_threshold=ann_threshold, tagger=NoTagger())  # type: ignore[arg-type]
+                update_s = time.perf_counter() - started
+            assert len(update.updated) == args.changed, len(update.updated)
+            written = wal_since(url, lsn) if isinstance(store, PgStore) else snapshot_bytes(store)  # type: ignore[arg-type]
+            rows.append((name, load_s, ms, update_s, written))
+            print(
+                rows[-1][:2],
+                f"p50 {percentile(ms, 0.5):.1f} ms",
+                f"update {update_s:.1f} s, {written / 2**20:.1f} MiB",
+                flush=True,
+            )
+            store.close()
     print(
         f"\n| backend | passages | load + index build | hybrid query ms p50 / p95 | update of {args.changed} documents | bytes written by it |"
     )
     print("|---|---|---|---|---|---|")
     for name, load_s, ms, update_s, written in rows:
         print(
-            f"| {name} | {len(docs):,} | {load_s:.1f} s | {scale.percentiles(ms)} | {update_s:.2f} s | {written / 2**20:.1f} MiB |"
+            f"| {name} | {len(docs):,} | {load_s:.1f} s | {percentile(ms, 0.5):.2f} / {percentile(ms, 0.95):.2f} | {update_s:.2f} s | {written / 2**20:.1f} MiB |"
         )
 
 
@@ -277,6 +294,7 @@ def main() -> None:
     parser.add_argument("--max-passage-chars", type=int, default=600)
     parser.add_argument("--sample", type=int, default=500, help="SQuAD questions")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--limit", type=int, default=0, help="quality: bench/quality.py's smoke-run size (0: the full sets)")
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--changed", type=int, default=100)
@@ -284,11 +302,11 @@ def main() -> None:
     parser.add_argument("--max-chars", type=int, default=2000, help="passage length at scale: one passage per document")
     parser.add_argument("--split", choices=["known", "pysbd"], default="known", help="sentence offsets at scale (see above)")
     parser.add_argument("--backends", default="local,postgresql", help="comma-separated: local, postgresql")
+    parser.add_argument("--url", help="postgresql://... of a server to measure (its index is replaced); default: a throwaway one")
     args = parser.parse_args()
     args.backends = [b for b in args.backends.split(",") if b]
     if not set(args.backends) <= {"local", "postgresql"}:
         parser.error("--backends: local and/or postgresql")
-    args.limit = 0  # bench/quality.py's smoke-run knob: the full sets here
     if args.what == "quality":
         run_quality(args)
     else:

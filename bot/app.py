@@ -100,6 +100,8 @@ class SlackBot:
             signing_secret=secret,
             request_verification_enabled=secret is not None,
             ignoring_self_events_enabled=True,
+            # bolt's own loggers otherwise copy the root level; under this one `qa slack` can quiet them
+            logger=logging.getLogger("slack_bolt"),
         )
         self._register()
 

@@ -75,9 +75,9 @@ def answer_blocks(answer: Answer) -> tuple[str, list[dict]]:
     if not answer.answered or not answer.answer:
         return message_blocks(DECLINED_TEXT)
     text = escape(answer.answer)
-    if answer.short_answer and answer.answer.startswith(f"{answer.short_answer} — "):
+    if answer.headline and answer.answer.startswith(f"{answer.headline} — "):
         # The direct answer in bold, then its evidence: "*September* — Kirby highlighted ..."
-        text = f"*{escape(answer.short_answer)}* — " + escape(answer.answer[len(answer.short_answer) + 3 :])
+        text = f"*{escape(answer.headline)}* — " + escape(answer.answer[len(answer.headline) + 3 :])
     blocks: list[Block] = [_section(text)]
     sources = source_lines(answer)
     if sources:

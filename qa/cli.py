@@ -1,26 +1,29 @@
 """The `qa` command line: index, ask, search, chat, eval (and the servers).
 
-Each command is a thin shell over `QAPipeline`. Every `QAError` is mapped here, once: one line
-naming the fix, exit 2 for unusable input (a bad flag or environment value included), 1 when the
-index, model or corpus cannot serve; never a traceback.
+Each command is a thin shell over `QAPipeline` (or, for `qa slack`, over the bot's own start-up in
+`bot.server`): it parses options, calls the core and prints. Every `QAError` is mapped here, once:
+one line naming the fix, exit 2 for unusable input (a bad flag or environment value included), 1
+when the index, model or corpus cannot serve; never a traceback.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from qa.config import Settings, configure_logging, get_settings
+from qa.config import Settings, allowed, configure_logging, env_name, get_settings
 from qa.errors import EXIT_CODES, QAError, QuestionError
 from qa.links import LinkBuilder
 from qa.pipeline import QAPipeline, check_question
@@ -35,34 +38,82 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: greppable, copyable
 
-# Options shared by every command that opens the index, declared once; values are validated by Settings.
-IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="Index directory [env: QA_INDEX_DIR; default .qa/index]")]
-StoreUrl = Annotated[
-    str | None,
-    typer.Option("--store-url", help="Index store: a directory or postgresql://... [env: QA_STORE_URL; default --index-dir]"),
-]
-StoreReadUrl = Annotated[
-    str | None,
-    typer.Option("--store-read-url", help="postgresql://... that reads go to, e.g. a standby [env: QA_STORE_READ_URL]"),
-]
-Model = Annotated[str | None, typer.Option("--model", help="Embedding model name or path [env: QA_MODEL]")]
-Backend = Annotated[str | None, typer.Option("--backend", help="Encoder runtime: onnx-int8, onnx or torch [env: QA_BACKEND]")]
-TopK = Annotated[
-    int | None, typer.Option("-k", "--top-k", help="Passages the answer is chosen from, 1..50 [env: QA_TOP_K; default 5]")
-]
+# ---- options that set a setting ------------------------------------------------------------------
+# Declared once, here: the flags of each `Settings` field that has any. Everything else about the
+# option (its type, help, range, the variable that also sets it, the default --help shows) is read
+# from that field, the same description and default the README's configuration table gives, so the
+# help cannot drift from what the setting does. The option's own default is None, "not given": the
+# environment or the setting's default applies, and Settings validates a flag like a variable.
+SETTING_FLAGS: dict[str, tuple[str, ...]] = {
+    "index_dir": ("--index-dir",),
+    "store_url": ("--store-url",),
+    "store_read_url": ("--store-read-url",),
+    "model": ("--model",),
+    "backend": ("--backend",),
+    "top_k": ("-k", "--top-k"),
+    "max_passage_chars": ("--max-passage-chars",),
+    "reader": ("--reader/--no-reader",),
+    "state_url": ("--state-url",),
+}
+FLAGS = {field: flags[0].split("/")[0] for field, flags in SETTING_FLAGS.items()}  # how a bad value is reported
+INDEX = ("index_dir", "store_url", "store_read_url", "model", "backend")  # every command that opens the index
+ANSWERING = (*INDEX, "reader")  # ... and answers
+CONVERSING = (*ANSWERING, "state_url")  # ... and keeps conversations: chat and the servers
+
+
+def shown_default(value: object) -> str:
+    """A setting's default as --help and the README show it (booleans as on/off, like QA_READER=off)."""
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+def setting_option(field: str) -> Any:
+    """The `Annotated` parameter type of the option that sets `field`."""
+    info = Settings.model_fields[field]
+    kind: Any = info.annotation
+    if get_origin(kind) in (Union, UnionType):
+        kind = next(arg for arg in get_args(kind) if arg is not NoneType)
+    choices = get_origin(kind) is Literal
+    parts = [info.description or ""]
+    if choices or info.metadata:  # the choices, or a range (Ge, Le, ...)
+        parts.append(f"Allowed: {allowed(field)}.")
+    parts.append(escape(f"[env: {env_name(field)}]"))  # escaped: rich would read square brackets as markup
+    if info.default is not None:
+        parts.append(escape(f"[default: {shown_default(info.default)}]"))
+    # choices are parsed as text so that Settings, not the parser, reports a bad one in its one line
+    return Annotated[(str if choices else kind) | None, typer.Option(*SETTING_FLAGS[field], help=" ".join(parts))]
+
+
+def with_settings(*fields: str, also: dict[str, str] | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the options of these settings, and call it with `settings`, the validated
+    Settings (environment, then flags), in their place.
+
+    `also` maps options the command declares itself to the setting that validates them: `search -k`
+    has its own default but the same range and message as QA_TOP_K. Typer reads a command's options
+    from its signature, so the wrapper's signature is the command's own plus the settings' options.
+    """
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [parameter for name, parameter in signature.parameters.items() if name != "settings"]
+        options = [
+            inspect.Parameter(field, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=setting_option(field))
+            for field in fields
+        ]
+
+        @functools.wraps(command)
+        def run(**values: Any) -> None:
+            flags = {field: values.pop(field) for field in fields}
+            flags |= {field: values[name] for name, field in (also or {}).items()}
+            command(settings=_settings(**flags), **values)
+
+        run.__signature__ = signature.replace(parameters=[*own, *options])  # type: ignore[attr-defined]
+        run.__annotations__ = {parameter.name: parameter.annotation for parameter in [*own, *options]}
+        return run
+
+    return decorate
+
+
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of formatted text.")]
-UseReader = Annotated[
-    bool | None,
-    typer.Option("--reader/--no-reader", help="Read the best sentences with the neural reader [env: QA_READER; default on]"),
-]
-StateUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--state-url",
-        help="Shared state for conversations, Slack dedupe and the Socket Mode leader: memory:// or redis://host:port/db "
-        "[env: QA_STATE_URL; default memory://]",
-    ),
-]
 
 
 def _warn(message: str) -> None:
@@ -98,19 +149,6 @@ def _progress_bar(label: str) -> Iterator:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-FLAGS = {
-    "index_dir": "--index-dir",
-    "store_url": "--store-url",
-    "store_read_url": "--store-read-url",
-    "model": "--model",
-    "backend": "--backend",
-    "top_k": "-k",
-    "max_passage_chars": "--max-passage-chars",
-    "state_url": "--state-url",
-    "reader": "--reader",
-}
-
-
 def _settings(**flags: object) -> Settings:
     """Settings from the environment with these flags on top, validated together (exit 2 if bad)."""
     with _user_errors():
@@ -126,15 +164,6 @@ def _pipeline(settings: Settings) -> QAPipeline:
         err.print(f"No index in {pipeline.store.location}; indexing the bundled demo corpus first.")
         with _progress_bar("Indexing") as progress:
             pipeline.build_bundled_index(_warn, progress)
-    return pipeline
-
-
-def _server_pipeline(settings: Settings) -> QAPipeline:
-    """A pipeline for `serve` and `slack`: they refuse to start without a built index or shared state."""
-    pipeline = QAPipeline(settings)
-    pipeline.require_index()
-    pipeline.state.check()  # an unreachable Redis is one line and exit 1 now, not a 503 later
-    pipeline.warm_up()  # before accepting requests
     return pipeline
 
 
@@ -166,9 +195,9 @@ def print_answer(answer: Answer, pipeline: QAPipeline) -> None:
         out.print(f"[bold yellow]No answer.[/] {escape(answer.message or '')}")
         return
     text = answer.answer or ""
-    if answer.short_answer and text.startswith(f"{answer.short_answer} — "):
+    if answer.headline and text.startswith(f"{answer.headline} — "):
         # The direct answer stands out; the evidence sentence follows it.
-        out.print(f"[bold green]{escape(answer.short_answer)}[/] — " + escape(text[len(answer.short_answer) + 3 :]))
+        out.print(f"[bold green]{escape(answer.headline)}[/] — " + escape(text[len(answer.headline) + 3 :]))
     else:
         out.print(escape(text))
     out.print()
@@ -185,28 +214,16 @@ def print_answer(answer: Answer, pipeline: QAPipeline) -> None:
 
 
 @app.command()
+@with_settings(*INDEX, "max_passage_chars")
 def index(
+    settings: Settings,
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of .txt, .md, .html, .jsonl articles.")],
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Discard the existing index and start over.")] = False,
-    max_passage_chars: Annotated[int | None, typer.Option(help="Passage length bound [env: QA_MAX_PASSAGE_CHARS]")] = None,
 ) -> None:
     """Index articles incrementally: only new or changed documents are embedded; vanished files are dropped."""
     from qa.ingest.sources import index_root, load_documents
     from qa.ingest.tagging import SpanTagger
 
-    settings = _settings(
-        index_dir=index_dir,
-        store_url=store_url,
-        store_read_url=store_read_url,
-        model=model,
-        backend=backend,
-        max_passage_chars=max_passage_chars,
-    )
     pipeline = QAPipeline(settings)
     skipped_files: list[str] = []
 
@@ -244,21 +261,13 @@ def index(
 
 
 @app.command()
-def docs(
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
-    as_json: AsJson = False,
-) -> None:
+@with_settings(*INDEX)
+def docs(settings: Settings, as_json: AsJson = False) -> None:
     """List the indexed documents: id, title, date, passages."""
     from rich.table import Table
 
     with _user_errors():
-        index = QAPipeline(
-            _settings(index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend)
-        ).store_index()
+        index = QAPipeline(settings).store_index()
         counts = index.passage_counts()
         documents = list(index.documents.values())
     rows = [
@@ -284,16 +293,12 @@ def docs(
 
 
 @app.command()
+@with_settings(*INDEX)
 def remove(
+    settings: Settings,
     doc_ids: Annotated[list[str], typer.Argument(help="Ids of the documents to delete (see `qa docs`).")],
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
 ) -> None:
     """Delete documents from the index (a new snapshot without them is published)."""
-    settings = _settings(index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend)
     pipeline = QAPipeline(settings)
     with _user_errors():
         with pipeline.store.lock(wait_s=0):
@@ -306,11 +311,11 @@ def remove(
 
 
 @app.command()
-def migrate(store_url: StoreUrl = None) -> None:
+@with_settings("store_url")
+def migrate(settings: Settings) -> None:
     """Create or upgrade the index schema in PostgreSQL (QA_STORE_URL); `qa index` and servers on the primary do it too."""
     from qa.stores.postgres.store import PgStore
 
-    settings = _settings(store_url=store_url)
     if not settings.postgres:
         raise _fail("qa migrate is for PostgreSQL: set QA_STORE_URL (or --store-url) to a postgresql:// URL", 2)
     with _user_errors():
@@ -319,27 +324,13 @@ def migrate(store_url: StoreUrl = None) -> None:
 
 
 @app.command()
+@with_settings("top_k", *ANSWERING)
 def ask(
+    settings: Settings,
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one question a line from stdin.")],
     as_json: AsJson = False,
-    top_k: TopK = None,
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
-    reader: UseReader = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
-    settings = _settings(
-        index_dir=index_dir,
-        store_url=store_url,
-        store_read_url=store_read_url,
-        model=model,
-        backend=backend,
-        top_k=top_k,
-        reader=reader,
-    )
     links = LinkBuilder(settings.public_url)
 
     def handle(line: str) -> None:
@@ -356,21 +347,20 @@ def ask(
         _for_each_input(question, handle)
 
 
+SEARCH_K = 10  # search lists more than the answerer reads (QA_TOP_K); its range is the same
+
+
 @app.command()
+@with_settings(*INDEX, also={"k": "top_k"})
 def search(
+    settings: Settings,
     query: Annotated[str, typer.Argument(help="Search text, or '-' to read one query a line from stdin.")],
-    k: Annotated[int, typer.Option("-k", "--top-k", help="Number of passages, 1..50.")] = 10,
+    k: Annotated[
+        int, typer.Option("-k", "--top-k", help=f"Number of passages. Allowed: {allowed('top_k')}; not set by QA_TOP_K.")
+    ] = SEARCH_K,
     as_json: AsJson = False,
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
 ) -> None:
     """Ranked passages for a query: retrieval only, no answer extraction."""
-    settings = _settings(
-        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, top_k=k
-    )
     links = LinkBuilder(settings.public_url)
 
     def handle(line: str) -> None:
@@ -392,25 +382,9 @@ def search(
 
 
 @app.command()
-def chat(
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
-    reader: UseReader = None,
-    state_url: StateUrl = None,
-) -> None:
+@with_settings(*CONVERSING)
+def chat(settings: Settings) -> None:
     """Interactive questions; follow-ups ("When was that?") refer back to earlier turns."""
-    settings = _settings(
-        index_dir=index_dir,
-        store_url=store_url,
-        store_read_url=store_read_url,
-        model=model,
-        backend=backend,
-        state_url=state_url,
-        reader=reader,
-    )
     links = LinkBuilder(settings.public_url)
     with _user_errors():
         pipeline = _pipeline(settings)
@@ -435,22 +409,15 @@ def chat(
 
 
 @app.command("eval")
+@with_settings(*ANSWERING)
 def evaluate(
+    settings: Settings,
     file: Annotated[Path, typer.Argument(help="Questions, one JSON object a line: question, answers, docs, answerable.")],
     as_json: AsJson = False,
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
-    reader: UseReader = None,
 ) -> None:
     """Score answers, abstentions and retrieval on a question file; list every miss."""
     from qa.evaluation.questions import evaluate_file
 
-    settings = _settings(
-        index_dir=index_dir, store_url=store_url, store_read_url=store_read_url, model=model, backend=backend, reader=reader
-    )
     with _user_errors():
         report = evaluate_file(_pipeline(settings), file)
     if as_json:
@@ -465,116 +432,32 @@ Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to lis
 
 
 @app.command()
-def serve(
-    host: Host = "127.0.0.1",
-    port: Port = 8000,
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
-    reader: UseReader = None,
-    state_url: StateUrl = None,
-) -> None:
+@with_settings(*CONVERSING)
+def serve(settings: Settings, host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """Serve the HTTP API, the chat page (/) and the source viewer (/sources/ID) with uvicorn."""
     import uvicorn
 
     from api.app import create_app
 
-    settings = _settings(
-        index_dir=index_dir,
-        store_url=store_url,
-        store_read_url=store_read_url,
-        model=model,
-        backend=backend,
-        state_url=state_url,
-        reader=reader,
-    )
     with _user_errors():
-        pipeline = _server_pipeline(settings)
+        pipeline = QAPipeline(settings)
+        pipeline.require_index()  # servers never build an index: a mistyped --index-dir is an error
+        pipeline.state.check()  # an unreachable Redis is one line and exit 1 now, not a 503 later
+        pipeline.warm_up()  # before accepting requests
     err.print(f"Serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(pipeline), host=host, port=port, log_level=settings.log_level.lower())
 
 
 @app.command()
-def slack(
-    host: Host = "127.0.0.1",
-    port: Port = 3000,
-    index_dir: IndexDir = None,
-    store_url: StoreUrl = None,
-    store_read_url: StoreReadUrl = None,
-    model: Model = None,
-    backend: Backend = None,
-    reader: UseReader = None,
-    state_url: StateUrl = None,
-) -> None:
+@with_settings(*CONVERSING)
+def slack(settings: Settings, host: Host = "127.0.0.1", port: Port = 3000) -> None:
     """Run the Slack bot: Socket Mode if SLACK_APP_TOKEN is set, else HTTP mode on /slack/events.
 
     In Socket Mode with QA_STATE_URL on Redis, one process holds the connection and others stand by."""
-    from urllib.parse import urlparse
+    from bot.server import run as run_bot
 
-    from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
-
-    from bot.app import SlackBot
-
-    settings = _settings(
-        index_dir=index_dir,
-        store_url=store_url,
-        store_read_url=store_read_url,
-        model=model,
-        backend=backend,
-        state_url=state_url,
-        reader=reader,
-    )
-    if settings.slack_bot_token is None:
-        raise _fail("SLACK_BOT_TOKEN is not set: export the bot token (xoxb-...) from your Slack app's OAuth page")
-    if settings.slack_app_token is None and settings.slack_signing_secret is None:
-        raise _fail(
-            "set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) from your Slack app's settings"
-        )
-    if settings.public_url is None:
-        _warn("QA_PUBLIC_URL is not set: sources link only to articles' own URLs; set it to where `qa serve` is reachable")
-    elif urlparse(settings.public_url).hostname in {"localhost", "127.0.0.1", "::1", "0.0.0.0"}:
-        _warn(
-            f"QA_PUBLIC_URL is {settings.public_url}: Slack users cannot open links to localhost; "
-            "set it to the public address of `qa serve`"
-        )
-    logging.getLogger("slack_bolt").setLevel(logging.ERROR)  # bolt warns about its own defaults
     with _user_errors():
-        pipeline = _server_pipeline(settings)
-    try:
-        bot = SlackBot(pipeline, settings)
-    except (BoltError, SlackApiError) as exc:
-        raise _fail(f"Slack did not accept SLACK_BOT_TOKEN ({exc}); check the token") from None
-    except OSError as exc:  # includes URLError: Slack's Web API could not be reached
-        raise _fail(
-            f"cannot reach the Slack Web API at {settings.slack_api_url} ({exc}); check QA_SLACK_API_URL and the network"
-        ) from None
-    if settings.slack_app_token is not None:
-        import signal
-        import threading
-
-        from bot.server import SOCKET_MODE_LEADER, run_socket_mode
-
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # give the lock up at once: a standby takes over
-        leader = pipeline.state.leader(SOCKET_MODE_LEADER)
-        try:
-            run_socket_mode(bot, settings.slack_app_token.get_secret_value(), leader, lambda line: err.print(escape(line)), stop)
-        except KeyboardInterrupt:
-            pass
-        except (SlackApiError, OSError) as exc:
-            raise _fail(
-                f"cannot open a Slack Socket Mode connection ({exc}); check SLACK_APP_TOKEN and QA_SLACK_API_URL"
-            ) from None
-        return
-    import uvicorn
-
-    from bot.server import http_app
-
-    err.print(f"Slack bot listening on http://{host}:{port}/slack/events")
-    uvicorn.run(http_app(bot), host=host, port=port, log_level="warning")
+        run_bot(settings, host, port, say=lambda line: err.print(escape(line)), warn=_warn)
 
 
 def main() -> None:

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
                 return None
             if value.startswith("file://"):
                 return value[len("file://") :]
-            if "://" in value and not value.startswith(PG_SCHEMES):
+            if "://" in value and not is_postgres_url(value):
                 raise ValueError("must be a directory or a postgresql:// URL")
         return value
 
@@ -126,14 +126,14 @@ class Settings(BaseSettings):
             value = value.strip()
             if not value:
                 return None
-            if not value.startswith(PG_SCHEMES) or not str(info.data.get("store_url") or "").startswith(PG_SCHEMES):
+            if not is_postgres_url(value) or not is_postgres_url(info.data.get("store_url")):
                 raise ValueError("must be a postgresql:// URL, read from the primary in QA_STORE_URL")
         return value
 
     @property
     def postgres(self) -> bool:
         """Whether the index lives in PostgreSQL."""
-        return (self.store_url or "").startswith(PG_SCHEMES)
+        return is_postgres_url(self.store_url)
 
     @property
     def index_path(self) -> Path:
@@ -143,11 +143,7 @@ class Settings(BaseSettings):
     @property
     def store_location(self) -> str:
         """Where the index is, for messages (never the password)."""
-        if self.postgres:
-            from qa.stores.postgres.connect import redact
-
-            return redact(str(self.store_url))
-        return str(self.index_path)
+        return without_password(str(self.store_url)) if self.postgres else str(self.index_path)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -209,8 +205,13 @@ def get_settings(flags: dict[str, str] | None = None, **overrides: object) -> Se
         raise SettingsError(f"{name}={got!s} is not allowed: use {what}") from None
 
 
+def is_postgres_url(url: str | None) -> bool:
+    """Whether a store setting names PostgreSQL (postgresql:// or postgres://) rather than a directory."""
+    return bool(url) and str(url).startswith(PG_SCHEMES)
+
+
 def without_password(url: str) -> str:
-    """A URL fit for messages and logs: any password replaced by ***."""
+    """A URL fit for messages and logs (a database's, Redis's): any password replaced by ***."""
     parsed = urlparse(url)
     if parsed.password is None:
         return url

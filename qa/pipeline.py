@@ -21,7 +21,7 @@ from qa.answering import Answerer
 from qa.answering.reader import ReaderStage, default_reader
 from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
 from qa.conversation import ConversationService
-from qa.errors import BadInput, QuestionError, StoreError, unavailable_on
+from qa.errors import BadInput, NoIndex, QuestionError, StoreError, unavailable_on
 from qa.ingest.sources import load_documents
 from qa.ingest.tagging import SpanTagger
 from qa.retrieval import HybridRetriever
@@ -93,9 +93,9 @@ class QAPipeline:
                 )
 
     def require_index(self) -> None:
-        """Raise StoreError naming `qa index` unless a published index exists (servers never build one)."""
+        """Raise NoIndex naming `qa index` unless a published index exists (servers never build one)."""
         if not self.store.exists():
-            raise StoreError(
+            raise NoIndex(
                 f"no index in {self.store.location}: build one with `qa index PATH` (or point --index-dir or --store-url at one)"
             )
 

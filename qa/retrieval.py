@@ -8,11 +8,11 @@ on the hit, because the answerer judges absolute relevance from them.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
 import numpy as np
+from cachetools import LRUCache, cachedmethod
 
 from embeddings.encoder import Encoder, EncoderError
 from qa.errors import unavailable_on
@@ -35,31 +35,30 @@ def _minmax(values: np.ndarray) -> np.ndarray:
 
 
 class QueryEmbeddingCache:
-    """Recent query vectors: repeated and follow-up questions skip the encoder."""
+    """Recent query vectors: repeated and follow-up questions skip the encoder.
+
+    The lock guards the LRU only, never the encoder, so threads answering different questions
+    encode at the same time.
+    """
 
     def __init__(self, encoder: Encoder, size: int = 2048) -> None:
         self.encoder = encoder
-        self.size = size
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(maxsize=size)
         self._lock = Lock()
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
+            self._vectors.clear()
 
     def __call__(self, query: str) -> np.ndarray:
-        with self._lock:
-            vector = self._items.get(query)
-            if vector is not None:
-                self._items.move_to_end(query)
-                return vector
+        return self.vector(query)
+
+    @cachedmethod(lambda self: self._vectors, lock=lambda self: self._lock)
+    def vector(self, query: str) -> np.ndarray:
+        """The encoder's vector for `query`, read-only: every caller asking the same query shares it."""
         with unavailable_on(EncoderError):
             vector = self.encoder.encode([query])[0]
         vector.setflags(write=False)
-        with self._lock:
-            self._items[query] = vector
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
         return vector
 
 

@@ -31,6 +31,20 @@ class Citation(BaseModel):
     sources: list[Source] = Field(description="Every document carrying this passage, this one first.")
 
 
+class ResolvedTime(BaseModel):
+    """A time answer read against its article's publication date ("last year" in an article of
+    3 Mar 2017 is 2016)."""
+
+    value: str = Field(description="ISO year (2016), month (2016-09), week (its Monday, 2017-02-06) or day (2017-02-07).")
+    granularity: str = Field(description="year, month, week or day.")
+    expression: str = Field(description="The span as the article writes it (short_answer).")
+    published: str = Field(description="The publication date it was resolved against.")
+    relative: bool = Field(description="Whether the value depended on the publication date.")
+    uncertain: bool = Field(
+        description="A best reading that the sentence does not settle (a weekday that is the publication day's own)."
+    )
+
+
 class Answer(BaseModel):
     question: str
     answer: str | None = Field(description="Extracted answer with [n] markers, or null when declined.")
@@ -40,6 +54,14 @@ class Answer(BaseModel):
     )
     short_start: int | None = Field(None, description="Offset of short_answer in the first citation's document text.")
     short_end: int | None = None
+    headline: str | None = Field(
+        None,
+        description="What the answer text leads with before ' — ' and the evidence: short_answer, or for a "
+        'time answer its resolved value with the span and article date (2016 ("last year", article of 3 Mar 2017)).',
+    )
+    resolved: ResolvedTime | None = Field(
+        None, description="For a time answer: its value resolved against the article's date; null otherwise."
+    )
     kind: str | None = Field(
         None, description="What the question asks for: person, organization, place, time, quantity, thing, description."
     )

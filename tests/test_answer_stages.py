@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from conftest import invented_pipeline
+from helpers import invented_pipeline
 
 from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.answering.answerer import Answerer
 from qa.answering.candidates import CandidateExtractor, is_caseless
-from qa.answering.features import SENTENCE_FEATURES, question_weights, sentence_features
+from qa.answering.features import SpanFeatures, question_weights, sentence_features
+from qa.answering.scorer import MODEL_PATH, ModelError, ScorerModel
 from qa.conversation import Conversation
 from qa.ingest.sources import make_document
 from qa.ingest.tagging import SpanTagger
@@ -125,9 +128,21 @@ def test_sentence_features_reward_coverage_and_the_asked_kind(answerer):
     by_text = {c.text: sentence_features(analysis, weights, c, a.idf) for c in candidates}
     closed = next(v for t, v in by_text.items() if t.startswith("A storm closed"))
     gusts = next(v for t, v in by_text.items() if t.startswith("Wind gusts"))
-    coverage, kind_span = SENTENCE_FEATURES.index("coverage"), SENTENCE_FEATURES.index("kind_span")
-    assert closed[coverage] > gusts[coverage]
-    assert closed[kind_span] == 1.0
+    assert closed.coverage > gusts.coverage
+    assert closed.kind_span == 1.0
+
+
+def test_the_scorer_reads_its_weights_by_feature_name(tmp_path):
+    data = json.loads(MODEL_PATH.read_text())
+    assert list(data["span"]["features"]) == list(SpanFeatures.names())
+    data["span"]["features"] = dict(reversed(data["span"]["features"].items()))  # order is not meaning
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data))
+    assert ScorerModel.load(path).span.weights == ScorerModel.load().span.weights
+    data["span"]["features"]["log_width"] = data["span"]["features"].pop("log_words")
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match=r"no weight for \['log_words'\].*never computed: \['log_width'\]"):
+        ScorerModel.load(path)
 
 
 def test_scorer_picks_the_short_answer_of_the_asked_kind(stages_pipeline):
@@ -178,6 +193,7 @@ def test_the_same_sentence_is_judged_the_same_whatever_the_nationality(tmp_path,
             "The delegations had paused the negotiations last week after a dispute over sanctions."
         )
         doc = make_document("talks", text, {"title": "Talks to resume"}, None)
+        assert doc is not None
         store = Snapshots(tmp_path / str(n))
         build_index([doc], encoder, store, 600)
         index = load_index(store, encoder.model_name, encoder.backend)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXTRA_EVAL, SHARED_EVAL
+from helpers import ANSWER_FIELDS, EXTRA_EVAL, SHARED_EVAL
 
 from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.errors import BadInput
@@ -85,19 +85,7 @@ def test_declines_when_the_corpus_does_not_say(pipeline, question):
 
 def test_json_contract(pipeline):
     data = json.loads(pipeline.ask(SHOIGU).model_dump_json())
-    assert set(data) == {
-        "question",
-        "answer",
-        "answered",
-        "message",
-        "citations",
-        "took_ms",
-        "short_answer",
-        "short_start",
-        "short_end",
-        "kind",
-        "confidence",
-    }
+    assert set(data) == ANSWER_FIELDS
     assert set(data["citations"][0]) == {
         "n",
         "doc_id",

@@ -9,15 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from conftest import CACHE_DIR, ROOT, XSS_PAYLOAD, Server
 from fastapi.testclient import TestClient
+from helpers import ANSWER_FIELDS, CACHE_DIR, ROOT, SHOIGU, XSS_PAYLOAD, Server
 
 from api.app import create_app
 from embeddings.encoder import EncoderError
 from qa.config import get_settings
 from qa.pipeline import QAPipeline
 
-SHOIGU = "When did Iran host Shoigu?"
 FOLLOW_UP = ("Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?")
 
 
@@ -30,20 +29,7 @@ def test_post_and_get_ask_return_the_answer_object(client):
     assert posted.status_code == 200
     data = posted.json()
     assert data["answered"] and "September" in data["answer"]
-    assert set(data) == {
-        "question",
-        "answer",
-        "answered",
-        "message",
-        "citations",
-        "took_ms",
-        "conversation_id",
-        "short_answer",
-        "short_start",
-        "short_end",
-        "kind",
-        "confidence",
-    }
+    assert set(data) == ANSWER_FIELDS | {"conversation_id"}
     assert data["conversation_id"] is None  # a one-shot question starts nothing
     got = client.get("/ask", params={"q": SHOIGU}).json()
     assert got["answer"] == data["answer"] and got["citations"][0]["url"] == data["citations"][0]["url"]
@@ -86,7 +72,7 @@ def test_one_shot_traffic_creates_no_conversation_and_evicts_nobody(pipeline, en
     small = QAPipeline(settings, encoder=encoder)
     with TestClient(create_app(small)) as client:
         cid = post(client, {"question": FOLLOW_UP[0], "start_conversation": True}).json()["conversation_id"]
-        for _ in range(50):  # far more one-shot calls than the store holds
+        for _ in range(3 * settings.max_conversations):  # three times what the store holds
             assert client.get("/ask", params={"q": SHOIGU}).status_code == 200
         assert len(small.conversations) == 1
         follow = post(client, {"question": FOLLOW_UP[1], "conversation_id": cid}).json()
@@ -222,12 +208,9 @@ def test_markup_in_corpus_text_is_served_inert(xss_pipeline):
 
 def test_qa_serve_process_smoke(index_dir):
     """The one test of the real `qa serve` process: it starts, answers and links to itself."""
-    srv = Server(["serve", "--index-dir", str(index_dir)], env={"QA_PUBLIC_URL": ""})
-    try:
+    with Server(["serve", "--index-dir", str(index_dir)], env={"QA_PUBLIC_URL": ""}) as srv:
         data = httpx.post(srv.url + "/ask", json={"question": SHOIGU}, timeout=30).json()
         assert data["answered"] and data["citations"][0]["url"].startswith(srv.url + "/sources/")
-    finally:
-        srv.stop()
 
 
 @pytest.mark.skipif(

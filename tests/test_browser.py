@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -79,7 +79,12 @@ def test_ask_follow_citation_and_see_the_highlight(browser, server):
 def test_markup_in_an_article_stays_inert(browser, xss_server):
     page = browser.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def record(dialog) -> None:  # an alert() that ran: the markup was not inert
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
     page.goto(xss_server.url + "/")
     page.fill("#question", "When will the harbour bridge close?")
     page.click("#ask")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BUNDLED_CORPUS, SHARED_EVAL, qa_process, run_qa
+from helpers import ANSWER_FIELDS, SHARED_EVAL, qa_process, run_qa
+
+from qa.config import BUNDLED_CORPUS
 
 SHOIGU = "When did Iran host Shoigu?"
 
@@ -21,19 +23,7 @@ def test_ask_json_prints_exactly_the_answer_object(index_dir):
     assert len(lines) == 1
     data = json.loads(lines[0])
     assert data["answered"] and "September" in data["answer"]
-    assert set(data) == {
-        "question",
-        "answer",
-        "answered",
-        "message",
-        "citations",
-        "took_ms",
-        "short_answer",
-        "short_start",
-        "short_end",
-        "kind",
-        "confidence",
-    }
+    assert set(data) == ANSWER_FIELDS
 
 
 def test_without_a_public_viewer_the_cli_prints_file_and_offsets(index_dir):
@@ -193,3 +183,51 @@ def test_eval_command(index_dir):
     assert "misses               none" in result.stdout
     bad = run_qa("eval", "/nonexistent.jsonl", "--index-dir", str(index_dir))
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+# ---- help that cannot drift from the settings ------------------------------------------------------
+
+
+def test_every_option_that_sets_a_setting_shows_its_description_variable_and_default_in_help():
+    """The help of `-k`, `--index-dir`, ... is read from `Settings`, so it cannot say "default 10"
+    where the setting's default is 5; `search -k`, which has its own default, does not claim QA_TOP_K."""
+    import re
+
+    import typer.main
+
+    from qa.cli import app
+    from qa.config import Settings, env_name
+
+    def row(help_text: str, flag: str) -> str:
+        [line] = [line for line in help_text.splitlines() if re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", line)]
+        return line
+
+    covered = set()
+    for name, command in typer.main.get_group(app).commands.items():
+        help_text = ok(run_qa(name, "--help")).stdout
+        for param in command.params:
+            if param.name not in Settings.model_fields:
+                continue
+            field, default = param.name, Settings.model_fields[param.name].default
+            line = row(help_text, max(param.opts, key=len))
+            assert str(Settings.model_fields[field].description) in line, (name, field)
+            assert f"[env: {env_name(field)}]" in line, (name, field)
+            if default is None:
+                assert "[default:" not in line, (name, field)
+            else:
+                shown = ("on" if default else "off") if isinstance(default, bool) else str(default)
+                assert f"[default: {shown}]" in line, (name, field)
+            covered.add(field)
+    assert covered == {
+        "index_dir",
+        "store_url",
+        "store_read_url",
+        "model",
+        "backend",
+        "top_k",
+        "max_passage_chars",
+        "reader",
+        "state_url",
+    }
+    search_k = row(ok(run_qa("search", "--help")).stdout, "--top-k")
+    assert "[default: 10]" in search_k and "[env: QA_TOP_K]" not in search_k

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import ROOT, run_qa
+from helpers import ROOT, run_qa
 
 from qa.config import Settings, SettingsError, env_name, get_settings
 

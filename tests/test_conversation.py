@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from processes import wait_until
 
 from qa.conversation import Conversation, ConversationService
 from qa.errors import ConversationNotFound, ErrorKind
@@ -27,8 +27,7 @@ def test_service_forgets_idle_conversations():
     conversation = service.get(key)
     conversation.add("q", "q", "a")
     assert service.get("thread-1") is conversation
-    time.sleep(0.3)
-    assert not service.has("thread-1")
+    wait_until(lambda: not service.has("thread-1"), 2, "the idle conversation being forgotten")
     with pytest.raises(ConversationNotFound) as caught:
         service.get("thread-1")
     assert caught.value.kind is ErrorKind.NOT_FOUND
@@ -36,29 +35,44 @@ def test_service_forgets_idle_conversations():
 
 
 def test_a_question_holds_its_conversation(pipeline, monkeypatch):
-    """Two threads on one conversation take turns: the answerer runs with the conversation locked."""
+    """A follow-up asked while the first question is still being answered waits for it, then builds on it.
+
+    The first question is inside the answerer before the follow-up is sent, so the order is fixed:
+    the follow-up must see the first turn (its query carries the first question), and never run
+    beside it."""
     cid = pipeline.conversations.start()
     conversation = pipeline.conversations.get(cid)
+    first, follow_up = "Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?"
     held: list[bool] = []
+    answering: list[str] = []  # questions inside the answerer right now
+    overlapped: list[list[str]] = []
+    first_inside, follow_up_sent = threading.Event(), threading.Event()
     answerer = pipeline.loaded.answerer
     real = answerer.run
 
     def run(question, hits, focus=None, avoid=None, read=True):
         held.append(conversation.lock.locked())
-        time.sleep(0.05)
-        return real(question, hits, focus=focus, avoid=avoid, read=read)
+        answering.append(question)
+        if len(answering) > 1:
+            overlapped.append(list(answering))
+        first_inside.set()
+        follow_up_sent.wait(timeout=30)
+        try:
+            return real(question, hits, focus=focus, avoid=avoid, read=read)
+        finally:
+            answering.remove(question)
 
     monkeypatch.setattr(answerer, "run", run)
-    questions = ["Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?"]
-    threads = [threading.Thread(target=pipeline.ask, args=(q,), kwargs={"conversation_id": cid}) for q in questions]
+    threads = [threading.Thread(target=pipeline.ask, args=(q,), kwargs={"conversation_id": cid}) for q in (first, follow_up)]
+    threads[0].start()
+    assert first_inside.wait(timeout=30)
+    threads[1].start()
+    follow_up_sent.set()
     for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert held == [True, True]
-    assert len(conversation.turns) == 2
-    second = conversation.turns[1]
-    assert second.query in (second.question, f"{second.question} {conversation.turns[0].query}")
+        thread.join(timeout=60)
+    assert held == [True, True] and overlapped == []
+    assert [turn.question for turn in conversation.turns] == [first, follow_up]
+    assert conversation.turns[1].query == f"{follow_up} {first}"
 
 
 def test_followups_borrow_the_previous_question():

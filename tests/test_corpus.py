@@ -75,3 +75,27 @@ def test_bad_files_are_skipped_with_a_warning_and_the_rest_indexed(tmp_path):
 def test_missing_path_is_an_error(tmp_path):
     with pytest.raises(CorpusError, match="no such file"):
         load([tmp_path / "nope"])
+
+
+def test_markdown_is_read_as_the_text_it_shows(tmp_path):
+    # The document's text (and every passage offset) is the cleaned text Markdown renders to: markup,
+    # link targets, images and fenced code go; escapes and entities read as the characters they stand for.
+    (tmp_path / "story.md").write_text(
+        "Bridge to reopen\n================\n\n"
+        "Officials __said__ so in [a statement](http://x) ![the bridge](bridge.png) on *Tuesday*, adding that tolls "
+        "would stay at \\*two\\* dollars &amp; fifty cents.\n\n"
+        "```\nprint('not the article')\n```\n\n"
+        f"{PROSE}\n\n- A list item\n1. Another item\n"
+    )
+    docs, warnings = load([tmp_path])
+    assert not warnings and len(docs) == 1
+    doc = docs[0]
+    assert doc.title == "Bridge to reopen"
+    assert (
+        doc.text.split()
+        == (
+            "Officials said so in a statement on Tuesday, adding that tolls would stay at *two* dollars & fifty cents. " + PROSE
+        ).split()
+    )
+    # List items keep their marker, so cleaning still knows them for list items, not paragraphs.
+    assert "A list item" not in doc.text and "Another item" not in doc.text

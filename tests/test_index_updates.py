@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CACHE_DIR, ROOT, Backend, Server, run_qa
+from helpers import CACHE_DIR, Backend, CountingEncoder, Server, qa_index, run_qa, write_town
 
 from qa.config import get_settings
 from qa.errors import StoreError
@@ -22,26 +20,6 @@ from qa.stores.local.index import build_index, load_index
 from qa.stores.local.snapshots import Snapshots
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-class CountingEncoder:
-    """The real encoder, counting how many passages it was asked to encode."""
-
-    def __init__(self, inner) -> None:
-        self.inner, self.count = inner, 0
-        self.model_name, self.backend, self.dim = inner.model_name, inner.backend, inner.dim
-
-    def encode(self, texts, batch_size=32, progress=None):
-        self.count += len(texts)
-        return self.inner.encode(texts, batch_size, progress)
-
-
-def write_town(folder: Path, i: int, month: str = "March") -> None:
-    (folder / f"town-{i:04d}.txt").write_text(
-        f"Bridge works in Town{i}\n"
-        f"Engineers in Town{i} said on Monday that the river bridge of Town{i} will reopen in {month} after repairs.\n"
-        f"The repairs in Town{i} cost {i + 1} million dollars, the Town{i} council said in a statement.\n"
-    )
 
 
 def index_folder(folder: Path, store: Snapshots, encoder):
@@ -73,13 +51,14 @@ def test_incremental_run_on_a_1000_document_corpus(tmp_path, encoder):
     index = load_index(store, MODEL, encoder.backend)
     assert "town-0500" not in index.documents and "October" in index.documents["town-0017"].text
     pipeline = QAPipeline(get_settings(index_dir=store.root, cache_dir=CACHE_DIR), encoder=encoder)
-    assert "October" in pipeline.ask("When will the river bridge of Town17 reopen?").answer
+    assert "October" in str(pipeline.ask("When will the river bridge of Town17 reopen?").answer)
 
 
 def test_documents_from_other_folders_are_kept(tmp_path, encoder):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
-    write_town(a, 1), write_town(b, 2)
+    write_town(a, 1)
+    write_town(b, 2)
     store = Snapshots(tmp_path / "index")
     index_folder(a, store, encoder)
     report = index_folder(b, store, encoder)
@@ -125,18 +104,7 @@ def backend_answers(backend: Backend, encoder) -> list[dict]:
     return [backend.pipeline(encoder).ask(q).model_dump(exclude={"took_ms"}) for q in QUESTIONS]
 
 
-def qa_index(corpus: Path, index_dir: Path | None = None, env: dict | None = None) -> subprocess.Popen:
-    where = ["--index-dir", str(index_dir)] if index_dir is not None else []
-    return subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "index", str(corpus), *where],
-        cwd=ROOT,
-        env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR), **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-KILL_POINTS = 7  # spread from 10% to 90% of a run's length
+KILL_POINTS = 4  # spread from 10% to 90% of a run's length
 
 
 def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder, new_backend):
@@ -181,7 +149,7 @@ def test_sigkill_at_any_point_leaves_a_loadable_index(tmp_path, encoder, new_bac
         backend.wait_writer_gone()
         started = time.monotonic()
         finish = qa_index(live, env=backend.env)
-        assert finish.wait(timeout=300) == 0, finish.stderr.read().decode()
+        assert finish.wait(timeout=300) == 0, finish.communicate()[1].decode()
         if killed:  # the finishing run redid the killed one's work: kill points follow its length
             full_run = time.monotonic() - started
         assert backend_answers(backend, encoder) == expected[target], f"kill point {point}: the next run did not finish the job"

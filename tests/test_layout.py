@@ -8,12 +8,12 @@ TYPE_CHECKING), so a lazy import that closes a circle counts as much as a top-le
 from __future__ import annotations
 
 import ast
+import functools
 import tomllib
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import ROOT
+from helpers import ROOT
 
 PRODUCT = ("qa", "embeddings", "api", "bot")
 OUTSIDE = ("bench", "training", "tests")
@@ -31,6 +31,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@functools.cache  # parsed once for all the checks below
 def import_graph(roots: tuple[str, ...]) -> dict[str, set[str]]:
     """Module → the modules of these trees it imports (`from a.b import c` names a.b.c when that is a module)."""
     files = {module_name(p): p for root in roots for p in (ROOT / root).rglob("*.py")}
@@ -127,7 +128,9 @@ def test_the_product_never_imports_what_measures_or_trains_it(root: str) -> None
 
 def test_bench_scripts_import_the_package_not_each_other_or_tests() -> None:
     graph = import_graph(PRODUCT + OUTSIDE)
-    wrong = {m: sorted(t for t in ts if t.split(".")[0] in ("bench", "tests")) for m, ts in graph.items() if m.startswith("bench.")}
+    wrong = {
+        m: sorted(t for t in ts if t.split(".")[0] in ("bench", "tests")) for m, ts in graph.items() if m.startswith("bench.")
+    }
     assert {m: ts for m, ts in wrong.items() if ts} == {}
 
 

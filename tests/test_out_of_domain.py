@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import CACHE_DIR, ROOT
+from helpers import CACHE_DIR, ROOT
 
 from qa.config import get_settings
 from qa.evaluation.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, f1, load_squad

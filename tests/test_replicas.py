@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from conftest import CACHE_DIR, ROOT, Server, stop_process
-from fake_slack import FakeSlack
-from test_slack import SECRET, SHOIGU, signed_headers
+from fake_slack import SIGNING_SECRET, FakeSlack, event_body, signed_headers
+from helpers import CACHE_DIR, ROOT, SHOIGU, Server
+from processes import stop_process, wait_until
 
 FOLLOW_UP = ("Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?")
 
@@ -45,7 +45,7 @@ def test_a_conversation_started_on_one_replica_continues_on_another(index_dir, r
         alone = httpx.post(b.url + "/ask", json={"question": FOLLOW_UP[1]}, timeout=30).json()
         assert not alone["answered"]
         # Both turns were saved where every replica sees them.
-        turns = json.loads(redis.Redis.from_url(redis_url).get(f"qa:conversation:rec:{cid}"))["turns"]
+        turns = json.loads(str(redis.Redis.from_url(redis_url, decode_responses=True).get(f"qa:conversation:rec:{cid}")))["turns"]
         assert [t["question"] for t in turns] == list(FOLLOW_UP)
         unknown = httpx.post(a.url + "/ask", json={"question": FOLLOW_UP[1], "conversation_id": "nope"}, timeout=30)
         assert unknown.status_code == 404
@@ -64,7 +64,7 @@ def fake_slack():
 def slack_env(fake: FakeSlack, redis_url: str, tmp_path: Path, **extra: str) -> dict:
     return {
         "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_APP_TOKEN": "",
         "QA_SLACK_API_URL": fake.url + "/api/",
         "QA_FEEDBACK_LOG": str(tmp_path / "votes.jsonl"),
@@ -78,22 +78,9 @@ def test_one_event_delivered_to_two_replicas_is_answered_once(index_dir, redis_u
     env = slack_env(fake_slack, redis_url, tmp_path)
     replicas = [Server(["slack", "--index-dir", str(index_dir)], env=env) for _ in range(2)]
     try:
-        body = json.dumps(
-            {
-                "token": "x",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": "Ev-twice",
-                "event_time": int(time.time()),
-                "event": {
-                    "type": "app_mention",
-                    "user": "U1",
-                    "ts": "1700000100.000100",
-                    "text": f"<@UBOT> {SHOIGU}",
-                    "channel": "CR",
-                },
-            }
+        body = event_body(
+            {"type": "app_mention", "user": "U1", "ts": "1700000100.000100", "text": f"<@UBOT> {SHOIGU}", "channel": "CR"},
+            "Ev-twice",
         )
         at_once = threading.Barrier(2)
         statuses: list[int] = []
@@ -104,15 +91,17 @@ def test_one_event_delivered_to_two_replicas_is_answered_once(index_dir, redis_u
             statuses.append(httpx.post(replica.url + "/slack/events", content=body, headers=headers, timeout=10).status_code)
 
         threads = [threading.Thread(target=deliver, args=(r,)) for r in replicas]
+        sent = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=30)
         assert statuses == [200, 200]  # both acknowledged, as Slack requires
         [post] = fake_slack.wait_for("chat.postMessage", 1)
+        answered_in = time.monotonic() - sent
         assert post["channel"] == "CR" and "September" in post["blocks"][0]["text"]["text"]
-        time.sleep(2)  # time for a second answer to show up, if one were coming
-        assert len(fake_slack.posts()) == 1
+        # The other replica had the event as early: an answer from it would take about as long again.
+        assert fake_slack.stays_at(1, 2 * answered_in), "both replicas answered"
     finally:
         for replica in replicas:
             replica.stop()
@@ -150,16 +139,6 @@ class SocketModeBot:
         self.log.close()
 
 
-def wait_until(condition, timeout: float) -> float:
-    """Seconds until `condition()` held; fails after `timeout`."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s")
-
-
 def mention(socket, event_id: str, ts: str) -> str:
     return socket.send_event(
         {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": ts, "channel": "CS"}, event_id
@@ -178,7 +157,7 @@ def test_socket_mode_has_one_leader_and_fails_over_after_kill_9(index_dir, redis
         bots.append(second)
         second.wait_for("standby:")
         assert "leader:" not in second.output()
-        holder = redis.Redis.from_url(redis_url).get("qa:leader:slack-socket-mode").decode()
+        holder = str(redis.Redis.from_url(redis_url, decode_responses=True).get("qa:leader:slack-socket-mode"))
         assert f":{first.process.pid}:" in holder and holder in second.output()  # the standby names who leads
 
         envelope = mention(socket, "Ev-socket-1", "1700000200.000100")

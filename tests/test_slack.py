@@ -5,8 +5,6 @@ One test runs the real `qa slack` process (startup checks and warnings are about
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -16,9 +14,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import yaml
-from conftest import ROOT, Server, run_qa
-from fake_slack import FakeSlack
+from fake_slack import SIGNING_SECRET, FakeSlack, ListenerPool, event_body, signed_headers
 from fastapi.testclient import TestClient
+from helpers import ROOT, SHOIGU, Server, run_qa
 from pydantic import SecretStr
 
 from bot.app import SlackBot
@@ -26,9 +24,6 @@ from bot.blocks import SECTION_LIMIT, answer_blocks, clean_question
 from bot.server import http_app
 from qa.config import Settings
 from qa.schema import Answer, Citation, Source
-
-SECRET = "test-signing-secret"
-SHOIGU = "When did Iran host Shoigu?"
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +44,7 @@ class InProcessBot:
     def __init__(self, bot: SlackBot) -> None:
         self.bot = bot
         self.http = TestClient(http_app(bot), base_url="http://slack-bot")
+        self.listeners = ListenerPool.install(bot.app)  # to wait for replies that must not come
         self.records: list[str] = []
         handler = logging.Handler()
         handler.emit = lambda record: self.records.append(record.getMessage())  # type: ignore[method-assign]
@@ -65,7 +61,7 @@ def bot_settings(pipeline, fake_slack, feedback_log) -> Settings:
     return pipeline.settings.model_copy(
         update={
             "slack_bot_token": SecretStr("xoxb-test"),
-            "slack_signing_secret": SecretStr(SECRET),
+            "slack_signing_secret": SecretStr(SIGNING_SECRET),
             "slack_app_token": None,
             "slack_api_url": fake_slack.url + "/api/",
             "feedback_log": feedback_log,
@@ -79,24 +75,43 @@ def bot(pipeline, fake_slack, feedback_log):
     yield InProcessBot(SlackBot(pipeline, bot_settings(pipeline, fake_slack, feedback_log)))
 
 
-def signed_headers(body: str, content_type: str, timestamp: int | None = None, secret: str = SECRET) -> dict:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+def slash_command(fake_slack, text: str, channel: str, response: str, trigger_id: str = "t1") -> dict:
+    """The form Slack posts when U1 types `/ask text` in `channel`; the reply goes to the fake's `response`."""
+    return {
+        "command": "/ask",
+        "text": text,
+        "user_id": "U1",
+        "channel_id": channel,
+        "team_id": "T1",
+        "response_url": fake_slack.url + "/response/" + response,
+        "trigger_id": trigger_id,
+    }
+
+
+def button_click(fake_slack, action: dict, message: dict, response: str, trigger_id: str) -> dict:
+    """The form Slack posts when user U9 clicks a button of the bot's `message` in channel C4."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U9"},
+        "channel": {"id": "C4"},
+        "team": {"id": "T1"},
+        "response_url": fake_slack.url + "/response/" + response,
+        "trigger_id": trigger_id,
+        "api_app_id": "A1",
+        "container": {"type": "message", "message_ts": message["ts"], "channel_id": "C4"},
+        "message": message,
+        "actions": [{**action, "type": "button", "block_id": "feedback"}],
+    }
+    return {"payload": json.dumps(payload)}
+
+
+def mention_event(text: str, ts: str, channel: str, **fields: str) -> dict:
+    """An app_mention of the bot (by U1 unless `fields` say otherwise)."""
+    return {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "ts": ts, "channel": channel, **fields}
 
 
 def send_event(bot, event: dict, event_id: str, headers: dict | None = None, **sign) -> httpx.Response:
-    body = json.dumps(
-        {
-            "token": "x",
-            "team_id": "T1",
-            "api_app_id": "A1",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "event": event,
-        }
-    )
+    body = event_body(event, event_id)
     started = time.monotonic()
     response = bot.post(
         "/slack/events", content=body, headers={**signed_headers(body, "application/json", **sign), **(headers or {})}
@@ -123,7 +138,7 @@ def all_text(post: dict) -> str:
 
 def test_mention_is_answered_in_a_thread_with_blocks_and_links(bot, fake_slack):
     before = len(fake_slack.posts())
-    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000001.000100", "channel": "C1"}
+    event = mention_event(SHOIGU, "1700000001.000100", "C1")
     assert send_event(bot, event, "Ev-mention").status_code == 200
     [post] = new_posts(fake_slack, before)
     assert post["channel"] == "C1" and post["thread_ts"] == "1700000001.000100"
@@ -161,17 +176,7 @@ def test_direct_message_is_answered_in_the_dm(bot, fake_slack):
 
 def test_declined_answer_says_so_plainly(bot, fake_slack):
     before = len(fake_slack.posts())
-    send_event(
-        bot,
-        {
-            "type": "app_mention",
-            "user": "U1",
-            "text": "<@UBOT> Who won the 2022 FIFA World Cup?",
-            "ts": "1700000004.000100",
-            "channel": "C1",
-        },
-        "Ev-decline",
-    )
+    send_event(bot, mention_event("Who won the 2022 FIFA World Cup?", "1700000004.000100", "C1"), "Ev-decline")
     [post] = new_posts(fake_slack, before)
     assert "couldn't find an answer" in post["text"] and "rephras" in post["text"]
 
@@ -179,17 +184,7 @@ def test_declined_answer_says_so_plainly(bot, fake_slack):
 def test_thread_follow_up_uses_the_thread_context(bot, fake_slack):
     before = len(fake_slack.posts())
     root = "1700000005.000100"
-    send_event(
-        bot,
-        {
-            "type": "app_mention",
-            "user": "U1",
-            "text": "<@UBOT> Which fighter jets did Iran finalize a deal to buy from Russia?",
-            "ts": root,
-            "channel": "C2",
-        },
-        "Ev-thread-1",
-    )
+    send_event(bot, mention_event("Which fighter jets did Iran finalize a deal to buy from Russia?", root, "C2"), "Ev-thread-1")
     new_posts(fake_slack, before)
     follow = {
         "type": "message",
@@ -218,21 +213,13 @@ def test_thread_follow_up_uses_the_thread_context(bot, fake_slack):
         },
         "Ev-thread-3",
     )
-    time.sleep(1.5)
+    bot.listeners.wait_idle()
     assert len(fake_slack.posts()) == before + 2
 
 
 def test_slash_command_in_channel_and_privately(bot, fake_slack):
     before = len(fake_slack.posts())
-    fields = {
-        "command": "/ask",
-        "text": SHOIGU,
-        "user_id": "U1",
-        "channel_id": "C3",
-        "team_id": "T1",
-        "response_url": fake_slack.url + "/response/cmd-public",
-        "trigger_id": "t1",
-    }
+    fields = slash_command(fake_slack, SHOIGU, "C3", "cmd-public")
     assert send_form(bot, fields).status_code == 200
     [post] = new_posts(fake_slack, before)
     assert post["channel"] == "C3" and "September" in post["blocks"][0]["text"]["text"]
@@ -245,27 +232,18 @@ def test_slash_command_in_channel_and_privately(bot, fake_slack):
 
 def test_feedback_button_is_recorded_and_acknowledged(bot, fake_slack, feedback_log):
     before = len(fake_slack.posts())
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000008.000100", "channel": "C4"},
-        "Ev-fb",
-    )
+    send_event(bot, mention_event(SHOIGU, "1700000008.000100", "C4"), "Ev-fb")
     [post] = new_posts(fake_slack, before)
     button = post["blocks"][-1]["elements"][0]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U9"},
-        "channel": {"id": "C4"},
-        "team": {"id": "T1"},
-        "response_url": fake_slack.url + "/response/fb",
-        "trigger_id": "t2",
-        "api_app_id": "A1",
-        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C4"},
-        "message": {"ts": "1.2", "thread_ts": "1700000008.000100", "blocks": post["blocks"]},
-        "actions": [{"action_id": button["action_id"], "value": button["value"], "type": "button", "block_id": "feedback"}],
-    }
+    click = button_click(
+        fake_slack,
+        {"action_id": button["action_id"], "value": button["value"]},
+        {"ts": "1.2", "thread_ts": "1700000008.000100", "blocks": post["blocks"]},
+        response="fb",
+        trigger_id="t2",
+    )
     ephemeral_before = len(fake_slack.posts("chat.postEphemeral"))
-    assert send_form(bot, {"payload": json.dumps(payload)}).status_code == 200
+    assert send_form(bot, click).status_code == 200
     fake_slack.wait_for("chat.postEphemeral", ephemeral_before + 1)
     rows = [json.loads(line) for line in feedback_log.read_text().splitlines()]
     assert rows[-1]["vote"] == "helpful" and rows[-1]["user"] == "U9" and rows[-1]["question"] == SHOIGU
@@ -274,12 +252,12 @@ def test_feedback_button_is_recorded_and_acknowledged(bot, fake_slack, feedback_
 
 def test_retried_event_is_not_answered_twice(bot, fake_slack):
     before = len(fake_slack.posts())
-    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000009.000100", "channel": "C5"}
+    event = mention_event(SHOIGU, "1700000009.000100", "C5")
     send_event(bot, event, "Ev-retry")
     new_posts(fake_slack, before)
     retry = send_event(bot, event, "Ev-retry", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert retry.status_code == 200
-    time.sleep(2)
+    bot.listeners.wait_idle()
     assert len(fake_slack.posts()) == before + 1
 
 
@@ -311,33 +289,22 @@ def test_own_and_other_bots_messages_are_ignored(bot, fake_slack):
         },
         "Ev-other-bot",
     )
-    send_event(
-        bot,
-        {
-            "type": "app_mention",
-            "user": "U7",
-            "bot_id": "BOTHER",
-            "text": f"<@UBOT> {SHOIGU}",
-            "ts": "1700000012.000100",
-            "channel": "C1",
-        },
-        "Ev-bot-mention",
-    )
-    time.sleep(2)
+    send_event(bot, mention_event(SHOIGU, "1700000012.000100", "C1", user="U7", bot_id="BOTHER"), "Ev-bot-mention")
+    bot.listeners.wait_idle()
     assert len(fake_slack.posts()) == before
 
 
 @pytest.mark.parametrize("sign", [{"secret": "forged"}, {"timestamp": int(time.time()) - 6 * 60}], ids=["forged", "stale"])
 def test_bad_signatures_are_rejected(bot, fake_slack, sign):
     before = len(fake_slack.attempts())
-    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000013.000100", "channel": "C1"}
+    event = mention_event(SHOIGU, "1700000013.000100", "C1")
     response = send_event(bot, event, f"Ev-bad-{len(sign)}-{list(sign)[0]}", **sign)
     assert response.status_code == 401
     unsigned = bot.post(
         "/slack/events", content=json.dumps({"type": "event_callback"}), headers={"Content-Type": "application/json"}
     )
     assert unsigned.status_code == 401
-    time.sleep(1)
+    bot.listeners.wait_idle()
     assert len(fake_slack.attempts()) == before
 
 
@@ -345,34 +312,18 @@ def test_rate_limit_is_retried_and_permanent_errors_do_not_stop_the_bot(bot, fak
     before = len(fake_slack.posts())
     attempts_before = len(fake_slack.attempts())
     fake_slack.rate_limit_next = 1
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000014.000100", "channel": "C6"},
-        "Ev-429",
-    )
+    send_event(bot, mention_event(SHOIGU, "1700000014.000100", "C6"), "Ev-429")
     [post] = new_posts(fake_slack, before)
     statuses = [status for _, status in fake_slack.attempts()[attempts_before:]]
     assert statuses == [429, 200] and post["channel"] == "C6"
 
     fake_slack.server_errors_next = 1
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000015.000100", "channel": "C6"},
-        "Ev-503",
-    )
+    send_event(bot, mention_event(SHOIGU, "1700000015.000100", "C6"), "Ev-503")
     new_posts(fake_slack, before, 2)
 
     fake_slack.failing_channels.add("CGONE")
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000016.000100", "channel": "CGONE"},
-        "Ev-gone",
-    )
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000017.000100", "channel": "C7"},
-        "Ev-after",
-    )
+    send_event(bot, mention_event(SHOIGU, "1700000016.000100", "CGONE"), "Ev-gone")
+    send_event(bot, mention_event(SHOIGU, "1700000017.000100", "C7"), "Ev-after")
     posts = new_posts(fake_slack, before, 3)
     assert posts[-1]["channel"] == "C7"
     assert "channel_not_found" in bot.output()
@@ -432,27 +383,14 @@ LONG = "Why " + "really " * 400 + "?"  # over 2,000 characters
 
 
 def test_slash_command_with_an_unusable_question_gets_a_reply(bot, fake_slack):
-    fields = {
-        "command": "/ask",
-        "text": LONG,
-        "user_id": "U1",
-        "channel_id": "C3",
-        "team_id": "T1",
-        "response_url": fake_slack.url + "/response/cmd-long",
-        "trigger_id": "t1",
-    }
-    assert send_form(bot, fields).status_code == 200
+    assert send_form(bot, slash_command(fake_slack, LONG, "C3", "cmd-long")).status_code == 200
     [reply] = fake_slack.wait_for("cmd-long", 1)
     assert reply["response_type"] == "ephemeral" and "2000" in reply["text"]
 
 
 def test_mention_and_dm_with_an_unusable_question_get_a_reply(bot, fake_slack):
     before = len(fake_slack.posts())
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {LONG}", "ts": "1700000020.000100", "channel": "C8"},
-        "Ev-long",
-    )
+    send_event(bot, mention_event(LONG, "1700000020.000100", "C8"), "Ev-long")
     send_event(
         bot,
         {"type": "message", "channel_type": "im", "user": "U1", "text": LONG, "ts": "1700000021.000100", "channel": "D8"},
@@ -469,43 +407,21 @@ def test_an_unexpected_failure_is_reported_not_swallowed(bot, fake_slack, monkey
 
     monkeypatch.setattr(bot.bot.pipeline, "ask", broken)
     before = len(fake_slack.posts())
-    send_event(
-        bot,
-        {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {SHOIGU}", "ts": "1700000022.000100", "channel": "C9"},
-        "Ev-boom",
-    )
+    send_event(bot, mention_event(SHOIGU, "1700000022.000100", "C9"), "Ev-boom")
     [post] = new_posts(fake_slack, before)
     assert "something went wrong" in post["text"] and "disk on fire" not in post["text"]
-    fields = {
-        "command": "/ask",
-        "text": SHOIGU,
-        "user_id": "U1",
-        "channel_id": "C9",
-        "team_id": "T1",
-        "response_url": fake_slack.url + "/response/cmd-boom",
-        "trigger_id": "t3",
-    }
-    send_form(bot, fields)
+    send_form(bot, slash_command(fake_slack, SHOIGU, "C9", "cmd-boom", trigger_id="t3"))
     [reply] = fake_slack.wait_for("cmd-boom", 1)
     assert "something went wrong" in reply["text"]
 
 
 def test_feedback_that_cannot_be_recorded_is_told(bot, fake_slack, tmp_path, monkeypatch):
     monkeypatch.setattr(bot.bot.feedback, "path", tmp_path)  # a directory: appending to it fails
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U9"},
-        "channel": {"id": "C4"},
-        "team": {"id": "T1"},
-        "response_url": fake_slack.url + "/response/fb2",
-        "trigger_id": "t4",
-        "api_app_id": "A1",
-        "container": {"type": "message", "message_ts": "1.3", "channel_id": "C4"},
-        "message": {"ts": "1.3", "blocks": []},
-        "actions": [{"action_id": "feedback_helpful", "value": "{}", "type": "button", "block_id": "feedback"}],
-    }
+    click = button_click(
+        fake_slack, {"action_id": "feedback_helpful", "value": "{}"}, {"ts": "1.3", "blocks": []}, response="fb2", trigger_id="t4"
+    )
     before = len(fake_slack.posts("chat.postEphemeral"))
-    send_form(bot, {"payload": json.dumps(payload)})
+    send_form(bot, click)
     ephemeral = fake_slack.wait_for("chat.postEphemeral", before + 1)[before:]
     assert ephemeral and "could not be recorded" in ephemeral[0]["text"]
 
@@ -513,7 +429,7 @@ def test_feedback_that_cannot_be_recorded_is_told(bot, fake_slack, tmp_path, mon
 def test_qa_slack_process_answers_and_warns_about_localhost_links(index_dir, fake_slack, feedback_log):
     env = {
         "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_APP_TOKEN": "",
         "QA_SLACK_API_URL": fake_slack.url + "/api/",
         "QA_FEEDBACK_LOG": str(feedback_log),
@@ -522,22 +438,9 @@ def test_qa_slack_process_answers_and_warns_about_localhost_links(index_dir, fak
     srv = Server(["slack", "--index-dir", str(index_dir)], env=env)
     try:
         before = len(fake_slack.posts())
-        body = json.dumps(
-            {
-                "token": "x",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": "Ev-process",
-                "event_time": int(time.time()),
-                "event": {
-                    "type": "app_mention",
-                    "user": "U1",
-                    "text": f"<@UBOT> {SHOIGU}",
-                    "ts": "1700000030.000100",
-                    "channel": "CP",
-                },
-            }
+        body = event_body(
+            mention_event(SHOIGU, "1700000030.000100", "CP"),
+            "Ev-process",
         )
         response = httpx.post(
             srv.url + "/slack/events", content=body, headers=signed_headers(body, "application/json"), timeout=10

@@ -16,8 +16,9 @@ from typing import TypeVar
 
 import pytest
 import redis
-from conftest import free_port, run_qa
 from fastapi.testclient import TestClient
+from helpers import run_qa
+from processes import free_port, wait_until
 
 from api.app import create_app
 from qa.conversation import ConversationService
@@ -54,13 +55,12 @@ def test_records_expire_after_idle_time(state_url):
     records = open_state(state_url).records("t", COUNTER, max_items=10, idle_s=0.4)
     records.put("a", Counter(1))
     records.put("b", Counter(2))
-    time.sleep(0.25)
-    assert records.get("a") is not None  # used: its idle clock restarts
-    time.sleep(0.25)
-    assert records.has("a") and not records.has("b")
-    assert records.get("b") is None and len(records) == 1
-    time.sleep(0.5)
-    assert not records.has("a") and len(records) == 0
+    time.sleep(0.2)  # half their idle time
+    assert records.get("a") is not None  # used: its idle clock restarts, "a" now lives until 0.6 s
+    wait_until(lambda: not records.has("b"), 2, "the unused record expiring")  # at 0.4 s
+    assert records.has("a") and records.get("b") is None and len(records) == 1
+    wait_until(lambda: not records.has("a"), 2, "the used record expiring in its turn")
+    assert len(records) == 0
 
 
 def test_records_are_bounded_least_recently_used_first(state_url):
@@ -128,8 +128,7 @@ def test_dedupe_is_set_if_absent_with_a_ttl(state_url):
     assert not seen.first_time("Ev1", "C1:1.0")  # a retried delivery
     assert not seen.first_time("Ev2", "C1:1.0")  # the same message under another event id
     assert seen.first_time("Ev3", None)
-    time.sleep(0.7)
-    assert seen.first_time("Ev1", "C1:1.0")  # forgotten after the TTL
+    wait_until(lambda: seen.first_time("Ev1", "C1:1.0"), 2, "the event being forgotten after its TTL")
 
 
 def test_dedupe_answers_one_of_many_at_the_same_moment(state_url):
@@ -189,15 +188,9 @@ def test_redis_leader_that_cannot_renew_reports_the_loss(redis_url):
 def test_conversations_continue_across_replicas(redis_url):
     a, b = replicas(redis_url, lambda state: ConversationService(10, 60, state))
     cid = a.start()
+    question = "Which jets did Iran buy?"
     with b.hold(cid) as conversation:
-        conversation.add(
-            "Which jets did Iran buy?",
-            "Which jets did Iran buy?",
-            "Su-35 [1]",
-            short_answer="Su-35",
-            kind="thing",
-            evidence=(("doc", 10, 50),),
-        )
+        conversation.add(question, question, "Su-35 [1]", short_answer="Su-35", kind="thing", evidence=(("doc", 10, 50),))
     on_a = a.get(cid)
     assert on_a.contextualize("When was that?") == "When was that? Which jets did Iran buy?"
     assert on_a.given_answers() == {("doc", 10, 50, "su-35")}

@@ -7,16 +7,14 @@ the test session (tests/pgcluster.py); under CI it must start, elsewhere its tes
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import CACHE_DIR, ROOT, SHARED_EVAL, Backend, run_qa
-from test_index_updates import CountingEncoder, write_town
+from helpers import CACHE_DIR, DATABASES, SHARED_EVAL, Backend, CountingEncoder, qa_index, run_qa, scalar, write_town
+from processes import free_port
 
 from qa.config import BUNDLED_CORPUS
 from qa.evaluation.questions import evaluate_file
@@ -56,8 +54,8 @@ def test_bundled_corpus_same_documents_same_scores_same_answers(new_backend, enc
         assert mine.index.passage_freq.get("iran", 0) == pipeline.index.passage_freq.get("iran", 0) > 0
     answers = [mine.ask(q).model_dump(exclude={"took_ms"}) for q in shared_questions]
     assert answers == [pipeline.ask(q).model_dump(exclude={"took_ms"}) for q in shared_questions]
-    report = evaluate_file(mine, SHARED_EVAL)
-    assert report.misses == [] and report.answer_accuracy == 1.0 and report.abstention_accuracy == 1.0
+    evaluation = evaluate_file(mine, SHARED_EVAL)
+    assert evaluation.misses == [] and evaluation.answer_accuracy == 1.0 and evaluation.abstention_accuracy == 1.0
 
 
 def test_incremental_add_update_remove(new_backend, encoder, tmp_path):
@@ -81,8 +79,8 @@ def test_incremental_add_update_remove(new_backend, encoder, tmp_path):
 
     pipeline = backend.pipeline(encoder)
     assert "town-0030" not in pipeline.index.documents and "October" in pipeline.index.documents["town-0017"].text
-    assert "October" in pipeline.ask("When will the river bridge of Town17 reopen?").answer
-    assert "March" in pipeline.ask("When will the river bridge of Town99 reopen?").answer
+    assert "October" in str(pipeline.ask("When will the river bridge of Town17 reopen?").answer)
+    assert "March" in str(pipeline.ask("When will the river bridge of Town99 reopen?").answer)
 
     listed = json.loads(run_qa("docs", "--json", env=backend.env).stdout)
     assert sorted(d["doc_id"] for d in listed["documents"]) == sorted(f"town-{i:04d}" for i in [*range(40), 99] if i != 30)
@@ -100,7 +98,8 @@ def test_documents_from_other_folders_are_kept(new_backend, encoder, tmp_path):
     backend: Backend = new_backend()
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
-    write_town(a, 1), write_town(b, 2)
+    write_town(a, 1)
+    write_town(b, 2)
     backend.index([a], encoder)
     report = backend.index([b], encoder)
     assert report.added == ["town-0002"] and report.removed == [] and report.documents == 2
@@ -119,6 +118,21 @@ def test_rebuild_and_index_command(new_backend, tmp_path):
     assert "March" in answer["answer"]
 
 
+def test_before_the_first_build_there_is_no_index(new_backend, encoder):
+    """Both backends say "no index yet" with one class, `NoIndex`, never by the wording of a message."""
+    from qa.errors import NoIndex
+
+    store = new_backend().store()
+    try:
+        assert not store.exists() and store.current_version() is None
+        with pytest.raises(NoIndex, match="no index in .*: build one with `qa index PATH`"):
+            store.open(encoder.model_name, encoder.backend)
+        with store.lock(), pytest.raises(NoIndex, match="no index in"):
+            store.remove(["town-0001"], encoder.model_name, encoder.backend)
+    finally:
+        store.close()
+
+
 def test_a_second_writer_is_turned_away(new_backend, tmp_path):
     backend: Backend = new_backend()
     corpus = town_folder(tmp_path, 2)
@@ -130,16 +144,6 @@ def test_a_second_writer_is_turned_away(new_backend, tmp_path):
     assert run_qa("index", str(corpus), env=backend.env).returncode == 0  # the lock went with its holder
 
 
-def qa_index(corpus: Path, backend: Backend) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "index", str(corpus)],
-        cwd=ROOT,
-        env={**__import__("os").environ, "QA_CACHE_DIR": str(CACHE_DIR), **backend.env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
 def test_answering_while_indexing(new_backend, encoder, tmp_path):
     """A reader keeps answering, from the old version or the new one, never an error, while a
     `qa index` process writes; it switches to the new version once it is published."""
@@ -148,7 +152,7 @@ def test_answering_while_indexing(new_backend, encoder, tmp_path):
     backend.index([corpus], encoder)
     pipeline = backend.pipeline(encoder)
     question = "When will the river bridge of Town5 reopen?"
-    assert "March" in pipeline.ask(question).answer
+    assert "March" in str(pipeline.ask(question).answer)
     for i in range(60, 120):
         write_town(corpus, i)
     write_town(corpus, 5, month="October")
@@ -170,7 +174,7 @@ def test_answering_while_indexing(new_backend, encoder, tmp_path):
     reader = threading.Thread(target=ask_loop)
     reader.start()
     try:
-        writer = qa_index(corpus, backend)
+        writer = qa_index(corpus, env=backend.env)
         assert writer.wait(timeout=300) == 0, writer.stderr.read().decode()  # type: ignore[union-attr]
         for _ in range(100):  # bounded wait for the reader to switch
             if seen and seen[-1] == "October":
@@ -190,8 +194,6 @@ def test_answering_while_indexing(new_backend, encoder, tmp_path):
 
 @pytest.fixture
 def pg_backend(pg_cluster) -> Backend:
-    from conftest import DATABASES
-
     return Backend("postgres", pg_cluster.create_database(f"t_{next(DATABASES)}"), pg_cluster)
 
 
@@ -199,7 +201,7 @@ def test_schema_is_versioned_and_a_newer_one_is_refused(pg_backend, tmp_path):
     assert run_qa("migrate", env=pg_backend.env).returncode == 0
     assert run_qa("migrate", env=pg_backend.env).returncode == 0  # idempotent
     with psycopg.connect(pg_backend.url, autocommit=True) as conn:
-        assert conn.execute("SELECT max(version) FROM qa_schema_migrations").fetchone()[0] == LATEST
+        assert scalar(conn, "SELECT max(version) FROM qa_schema_migrations") == LATEST
         conn.execute("INSERT INTO qa_schema_migrations (version, name) VALUES (%s, 'from the future')", (LATEST + 1,))
     result = run_qa("index", str(town_folder(tmp_path, 1)), env=pg_backend.env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -207,7 +209,6 @@ def test_schema_is_versioned_and_a_newer_one_is_refused(pg_backend, tmp_path):
 
 
 def test_unreachable_database_is_one_line_exit_1_and_http_503(encoder):
-    from conftest import free_port
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -242,8 +243,6 @@ def test_store_settings_are_validated(env, named):
 def test_standby_answers_once_the_write_has_replayed(pg_cluster, encoder, tmp_path):
     """A primary and a streaming standby (pg_basebackup -R): reads from QA_STORE_READ_URL see a
     document once the primary's write has been replayed there."""
-    from conftest import DATABASES
-
     primary_url = pg_cluster.create_database(f"t_{next(DATABASES)}")
     standby = pg_cluster.standby()
     try:
@@ -253,7 +252,7 @@ def test_standby_answers_once_the_write_has_replayed(pg_cluster, encoder, tmp_pa
         read_url = primary_url.replace(f":{pg_cluster.port}/", f":{standby.port}/")
         standby.wait_replayed(pg_cluster.write_lsn())
         reader = primary.pipeline(encoder, store_read_url=read_url)
-        assert "March" in reader.ask("When will the river bridge of Town2 reopen?").answer
+        assert "March" in str(reader.ask("When will the river bridge of Town2 reopen?").answer)
         assert not reader.ask("When will the river bridge of Town42 reopen?").answered
 
         write_town(corpus, 42, month="November")
@@ -262,9 +261,9 @@ def test_standby_answers_once_the_write_has_replayed(pg_cluster, encoder, tmp_pa
         standby.wait_replayed(pg_cluster.write_lsn())
         reader.reload_if_changed()
         assert reader.index.version == report.version
-        assert "November" in reader.ask("When will the river bridge of Town42 reopen?").answer
+        assert "November" in str(reader.ask("When will the river bridge of Town42 reopen?").answer)
         with psycopg.connect(read_url, autocommit=True) as conn:  # it really read from the standby
-            assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is True
+            assert scalar(conn, "SELECT pg_is_in_recovery()") is True
         write_town(corpus, 43)
         refused = run_qa("index", str(corpus), env={"QA_STORE_URL": read_url})
         assert refused.returncode == 1 and "Traceback" not in refused.stderr
@@ -302,7 +301,7 @@ def test_a_request_that_meets_a_newer_version_is_answered_from_it(pg_backend, en
     pg_backend.index([corpus], encoder)
     pipeline = pg_backend.pipeline(encoder)
     question = "When will the river bridge of Town1 reopen?"
-    assert "March" in pipeline.ask(question).answer
+    assert "March" in str(pipeline.ask(question).answer)
     old = pipeline.index
     write_town(corpus, 1, month="October")
     write_town(corpus, 7)
@@ -322,9 +321,9 @@ def test_an_index_written_under_schema_1_gets_its_postings_on_upgrade(pg_backend
         conn.execute("DELETE FROM qa_schema_migrations WHERE version = 2")
     assert run_qa("migrate", env=pg_backend.env).returncode == 0
     with psycopg.connect(pg_backend.url, autocommit=True) as conn:
-        postings = conn.execute("SELECT count(*) FROM qa_postings").fetchone()[0]
-        assert postings == conn.execute("SELECT sum(length(tsv)) FROM qa_passages").fetchone()[0] > 0
-        assert conn.execute("SELECT to_regclass('qa_passages_tsv')").fetchone()[0] is None
+        postings = scalar(conn, "SELECT count(*) FROM qa_postings")
+        assert postings == scalar(conn, "SELECT sum(length(tsv)) FROM qa_passages") > 0
+        assert scalar(conn, "SELECT to_regclass('qa_passages_tsv')") is None
     mine = pg_backend.pipeline(encoder)
     for question in shared_questions[:10]:
         assert hits(mine, question) == hits(pipeline, question), question
@@ -347,3 +346,20 @@ def test_bm25_reads_a_bounded_number_of_postings_per_term_and_scores_stay_exact(
     local = dict(zip([p.id for p in reference.passages], reference.bm25.tolist(), strict=True))
     for p, score in zip(capped.passages, capped.bm25.tolist(), strict=True):
         assert score == local.get(p.id, 0.0) and (p.id not in exact or exact[p.id] == score)
+
+
+def test_bm25_in_sql_is_the_python_formula(pg_backend):
+    """PostgreSQL ranks candidates with the SQL form of BM25 (`bm25.IDF_SQL`, `bm25.TF_SQL`); the
+    Python form scores them. Both come from one set of constants and agree to float8 precision."""
+    import numpy as np
+
+    from qa.stores.base import bm25_idf
+    from qa.stores.postgres import bm25
+
+    idf = bm25.IDF_SQL.format(n="%(n)s::int", df="%(df)s::int")
+    tf = bm25.TF_SQL.format(tf="%(tf)s::int", dl="%(dl)s::int", avgdl="%(avgdl)s::float8")
+    with psycopg.connect(pg_backend.url) as conn:
+        for df, n, count, dl, avgdl in [(1, 10, 1, 12, 9.5), (7, 7, 3, 40, 55.25), (120, 16113, 2, 80, 61.0)]:
+            row = conn.execute(f"SELECT {idf}, {tf}", {"n": n, "df": df, "tf": count, "dl": dl, "avgdl": avgdl}).fetchone()
+            python_tf = bm25.tf_saturation(np.array([count], np.float32), np.array([dl], np.int64), np.float64(avgdl))[0]
+            assert row == (pytest.approx(bm25_idf(df, n), rel=1e-12), pytest.approx(float(python_tf), rel=1e-12))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
-from conftest import CACHE_DIR, run_qa
+from helpers import CACHE_DIR, run_qa
 
 from embeddings.encoder import load_encoder
 from qa.ingest.chunking import Passage
@@ -21,6 +22,12 @@ def clustered(n: int, dim: int = 64, centers: int = 50, seed: int = 0) -> np.nda
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
 
 
+def recall_at_10(index: VectorIndex, vectors: np.ndarray, queries: np.ndarray) -> float:
+    """The share of each query's 10 exact nearest neighbours that the index returns, averaged."""
+    found, truth = index.search_batch(queries, 10), exact_top_k(vectors, queries, 10)
+    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+
+
 def test_small_index_is_exact():
     vectors = clustered(2000)
     index = VectorIndex.build(vectors, ann_threshold=10_000)
@@ -29,15 +36,17 @@ def test_small_index_is_exact():
     assert (index.search_batch(queries, 10) == exact_top_k(vectors, queries, 10)).all()
 
 
-def test_large_index_is_approximate_and_tuned_to_the_recall_target():
-    vectors = clustered(30_000)
+def test_large_index_reads_few_of_its_lists_and_still_finds_the_exact_neighbours():
+    vectors = clustered(12_000)
     index = VectorIndex.build(vectors, ann_threshold=5_000)
-    assert index.params["kind"] == "ivf-sq8" and index.params["probe_recall_at_10"] >= 0.99
-    assert index.params["nprobe"] == min(index.params["nlist"], 2 * index.params["probe_nprobe"])
+    assert index.ann is not None
+    ivf = faiss.extract_index_ivf(index.ann)
+    assert ivf.nprobe <= ivf.nlist // 4  # approximate: a query reads a quarter of the lists or fewer
     queries = probe_queries(vectors, 100, seed=42)  # other queries than the ones it was tuned on
-    found, truth = index.search_batch(queries, 10), exact_top_k(vectors, queries, 10)
-    recall = np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(len(queries))])
-    assert recall >= 0.95
+    assert recall_at_10(index, vectors, queries) >= 0.95
+    ivf.nprobe = 1  # untuned, the same index misses most neighbours (0.37 when written): the recall above is the tuning's
+    assert recall_at_10(index, vectors, queries) < 0.8
+    ivf.nprobe = int(index.params["nprobe"])
     scores, ids = index.search(queries[0], 5)
     assert np.allclose(scores, vectors[ids] @ queries[0]) and list(scores) == sorted(scores, reverse=True)
 
@@ -49,10 +58,10 @@ def test_approximate_index_round_trips_through_a_snapshot(tmp_path):
         Passage(f"d{i}:0", f"d{i}", 0, len(docs[f"d{i}"].text), docs[f"d{i}"].text, [(0, len(docs[f"d{i}"].text))])
         for i in range(3000)
     ]
-    identity = {"model": "sentence-transformers/all-MiniLM-L6-v2", "backend": "onnx", "dim": 384}
+    model = "sentence-transformers/all-MiniLM-L6-v2"
     store = Snapshots(tmp_path)
-    write_snapshot(store, docs, passages, vectors, identity, 600, ann_threshold=1000)
-    index = load_index(store, identity["model"], "onnx")
+    write_snapshot(store, docs, passages, vectors, {"model": model, "backend": "onnx", "dim": 384}, 600, ann_threshold=1000)
+    index = load_index(store, model, "onnx")
     assert index.manifest["vector_index"]["kind"] == "ivf-sq8"
     assert index.vectors.ann is not None and len(index.vectors) == 3000
     _, ids = index.vectors.search(vectors[123], 1)

@@ -1,6 +1,6 @@
 """Fit the answerer's scorer (qa/answering/model.json) on the SQuAD v1.1 dev training half.
 
-    .venv/bin/python bench/train_answerer.py [--top-k 5] [--out qa/answering/model.json]
+    .venv/bin/python -m training.answerer [--top-k 5] [--out qa/answering/model.json]
 
 Only articles 0-23 are read (24-47 are the evaluation half and never touched here). They are
 split by article: questions of articles 0-17 fit the weights, questions of 18-23 choose the
@@ -11,8 +11,9 @@ holding its paragraph (an answerable case), of the other one (a case that must b
 of its own index with every passage that states the answer left out ("same story without the
 answer": the hard case for declining, reported always, fitted on with --near-miss-negatives),
 through the same retriever and candidate extraction as `qa ask`. Three logistic regressions
-(scikit-learn) are fitted in order: sentence, span (on the best sentences, as at answer time),
-and answerable (on the verdicts of the first two). The weights are written as JSON.
+(scikit-learn, the `training` extra) are fitted in order: sentence, span (on the best sentences,
+as at answer time), and answerable (on the verdicts of the first two). The weights are written as
+JSON, by feature name (`LinearModel.to_dict`), so answering needs no scikit-learn.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +39,12 @@ from embeddings.encoder import load_encoder  # noqa: E402
 from qa.answering.answerer import Answerer  # noqa: E402
 from qa.answering.candidates import SentenceCandidate, SpanCandidate  # noqa: E402
 from qa.answering.features import (  # noqa: E402
-    ANSWERABLE_FEATURES,
-    SENTENCE_FEATURES,
-    SPAN_FEATURES,
+    AnswerableFeatures,
+    Features,
+    SentenceFeatures,
+    SpanFeatures,
     answerable_features,
-    question_weights,
-    sentence_features,
+    sentence_features_by_id,
     span_candidates,
 )
 from qa.answering.question import QuestionAnalysis, QuestionAnalyzer  # noqa: E402
@@ -73,40 +75,41 @@ class Case:
     setting: str  # "own": the index holding its paragraph; "other": the other index; "near": own, minus every passage stating the answer
     analysis: QuestionAnalysis
     candidates: list[SentenceCandidate]
-    raw: dict[int, list[float]]
+    features: dict[int, SentenceFeatures]  # by id() of the candidate
 
     @property
     def answerable(self) -> bool:
         return self.setting == "own"
 
 
+def matrix(rows: Sequence[Features]) -> np.ndarray:
+    """One row per feature set, columns in `names()` order (`fit`'s `names`)."""
+    return np.array([r.row() for r in rows])
+
+
 def fit(
-    x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 1.0
+    x: np.ndarray, y: np.ndarray, names: Sequence[str], c: float = 1.0
 ) -> tuple[LinearModel, LogisticRegression, StandardScaler]:
+    """A logistic regression on standardised columns; the model stores each column's mean and scale with its weight."""
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit((x - scaler.mean_) / scale, y)
-    linear = LinearModel(
-        names,
-        tuple(float(v) for v in model.coef_[0]),
-        float(model.intercept_[0]),
-        tuple(float(v) for v in scaler.mean_),
-        tuple(float(v) for v in scale),
-    )
+    linear = LinearModel.fitted(names, model.coef_[0], float(model.intercept_[0]), scaler.mean_, scale)
     return linear, model, scaler
 
 
-def fit_pairwise(groups: list[tuple[list[list[float]], list[bool]]], names: tuple[str, ...], seed: int = 0) -> LinearModel:
+def fit_pairwise(groups: list[tuple[list[SpanFeatures], list[bool]]], seed: int = 0) -> LinearModel:
     """A ranking model: logistic regression on (right - wrong) feature differences within one question."""
+    names = SpanFeatures.names()
     rng = np.random.default_rng(seed)
-    everything = np.array([x for xs, _ in groups for x in xs])
+    everything = matrix([x for xs, _ in groups for x in xs])
     mean = everything.mean(axis=0)
     scale = np.where(everything.std(axis=0) > 0, everything.std(axis=0), 1.0)
     diffs, labels = [], []
     for xs, ys in groups:
         if not xs:
             continue
-        z = (np.array(xs) - mean) / scale
+        z = (matrix(xs) - mean) / scale
         pos = [i for i, y in enumerate(ys) if y]
         neg = [i for i, y in enumerate(ys) if not y]
         if not pos or not neg:
@@ -116,19 +119,7 @@ def fit_pairwise(groups: list[tuple[list[list[float]], list[bool]]], names: tupl
             diffs += [z[i] - z[j], z[j] - z[i]]
             labels += [1, 0]
     model = LogisticRegression(C=1.0, max_iter=2000, fit_intercept=False).fit(np.array(diffs), np.array(labels))
-    return LinearModel(
-        names, tuple(float(v) for v in model.coef_[0]), 0.0, tuple(float(v) for v in mean), tuple(float(v) for v in scale)
-    )
-
-
-def as_dict(model: LinearModel) -> dict:
-    return {
-        "names": list(model.names),
-        "coef": [round(v, 6) for v in model.coef],
-        "intercept": round(model.intercept, 6),
-        "mean": [round(v, 6) for v in model.mean],
-        "scale": [round(v, 6) for v in model.scale],
-    }
+    return LinearModel.fitted(names, model.coef_[0], 0.0, mean, scale)
 
 
 def training_indexes(
@@ -186,9 +177,8 @@ def main() -> None:
                 settings_hits["near"] = [h for h in wide if not contains_gold(h.passage.text, q.answers)][: args.top_k]
             for setting, hits in settings_hits.items():
                 candidates = answerer.extractor.run(hits)
-                weights = question_weights(analysis, answerer.idf)
-                raw = {id(c): sentence_features(analysis, weights, c, answerer.idf) for c in candidates}
-                cases.append(Case(q.article, q.answers, setting, analysis, candidates, raw))
+                features = sentence_features_by_id(analysis, candidates, answerer.idf)
+                cases.append(Case(q.article, q.answers, setting, analysis, candidates, features))
     print(f"features computed in {time.perf_counter() - started:.0f} s")
 
     def split(articles: range) -> list[Case]:
@@ -197,17 +187,17 @@ def main() -> None:
     fit_cases, val_cases = split(FIT_ARTICLES), split(VALIDATION_ARTICLES)
 
     # 1. sentences
-    xs = [c.raw[id(s)] for c in fit_cases if c.answerable for s in c.candidates]
+    xs = [c.features[id(s)] for c in fit_cases if c.answerable for s in c.candidates]
     ys = [contains_gold(s.text, c.answers) for c in fit_cases if c.answerable for s in c.candidates]
-    sentence_model, _, _ = fit(np.array(xs), np.array(ys), SENTENCE_FEATURES)
+    sentence_model, _, _ = fit(matrix(xs), np.array(ys), SentenceFeatures.names())
     for c in cases:
         for s in c.candidates:
-            s.logit = sentence_model.logit(c.raw[id(s)])
+            s.logit = sentence_model.logit(c.features[id(s)])
             s.score = sigmoid(s.logit)
         c.candidates.sort(key=lambda s: -s.logit)
 
     # 2. spans, from the best sentences as at answer time
-    def span_rows(c: Case) -> list[tuple[list[float], float, SentenceCandidate, SpanCandidate]]:
+    def span_rows(c: Case) -> list[tuple[SpanFeatures, float, SentenceCandidate, SpanCandidate]]:
         return [(x, f1(sp.text, c.answers), s, sp) for x, s, sp in span_candidates(c.analysis, c.candidates, SENTENCES_FOR_SPANS)]
 
     span_groups = []
@@ -215,7 +205,7 @@ def main() -> None:
         if c.answerable and c.analysis.kind.wants_short_answer:
             rows = span_rows(c)
             span_groups.append(([x for x, _, _, _ in rows], [score >= 0.5 for _, score, _, _ in rows]))
-    span_model = fit_pairwise(span_groups, SPAN_FEATURES)
+    span_model = fit_pairwise(span_groups)
 
     def verdict(c: Case) -> tuple[SpanCandidate | None, SentenceCandidate, float | None]:
         """(short answer, evidence sentence, span logit) as AnswerScorer.best_span would choose."""
@@ -229,26 +219,28 @@ def main() -> None:
         return best[3], best[2], best[1]
 
     # 3. answerable: is the final answer right?
-    def answer_rows(group: list[Case]) -> tuple[np.ndarray, np.ndarray, list[tuple[Case, str | None, float | None]]]:
+    def answer_rows(
+        group: list[Case],
+    ) -> tuple[list[AnswerableFeatures], np.ndarray, list[tuple[Case, str | None, float | None]]]:
         xs, ys, info = [], [], []
         for c in group:
             if not c.candidates:
                 continue
             short, sentence, span_logit = verdict(c)
-            xs.append(answerable_features(c.analysis, c.candidates, c.raw, span_logit))
+            xs.append(answerable_features(c.analysis, c.candidates, c.features[id(c.candidates[0])], span_logit))
             right = c.answerable and (
                 contains_gold(sentence.text, c.answers) or (short is not None and f1(short.text, c.answers) >= 0.5)
             )
             ys.append(right)
             info.append((c, short.text if short else None, span_logit))
-        return np.array(xs), np.array(ys), info
+        return xs, np.array(ys), info
 
     ax, ay, _ = answer_rows([c for c in fit_cases if args.near_miss_negatives or c.setting != "near"])
-    answerable_model, _, _ = fit(ax, ay, ANSWERABLE_FEATURES)
+    answerable_model, _, _ = fit(matrix(ax), ay, AnswerableFeatures.names())
 
     # thresholds, on validation questions only
     vx, vy, vinfo = answer_rows(val_cases)
-    p = np.array([sigmoid(answerable_model.logit(list(x))) for x in vx])
+    p = np.array([sigmoid(answerable_model.logit(x)) for x in vx])
     case_setting = np.array([c.setting for c, _, _ in vinfo])
     own_right = vy[case_setting == "own"]
     n_questions = int((case_setting == "own").sum())
@@ -266,8 +258,8 @@ def main() -> None:
     best_threshold = best_threshold or 0.5
     span_threshold = -100.0  # the span model ranks (pairwise); a short answer is given whenever one is found
 
-    def report(label: str, x: np.ndarray, y: np.ndarray, info: list, threshold: float) -> None:
-        probs = np.array([sigmoid(answerable_model.logit(list(row))) for row in x])
+    def report(label: str, x: list[AnswerableFeatures], y: np.ndarray, info: list, threshold: float) -> None:
+        probs = np.array([sigmoid(answerable_model.logit(row)) for row in x])
         own = np.array([c.answerable for c, _, _ in info])
         near = np.array([c.setting == "near" for c, _, _ in info])
         other = ~own & ~near
@@ -293,13 +285,13 @@ def main() -> None:
         "top_k": args.top_k,
         "threshold": round(best_threshold, 4),
         "span_threshold": span_threshold,
-        "sentence": as_dict(sentence_model),
-        "span": as_dict(span_model),
-        "answerable": as_dict(answerable_model),
+        "sentence": sentence_model.to_dict(),
+        "span": span_model.to_dict(),
+        "answerable": answerable_model.to_dict(),
     }
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     for name, model in (("sentence", sentence_model), ("span", span_model), ("answerable", answerable_model)):
-        print(f"{name} weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(model.names, model.coef, strict=True)))
+        print(f"{name} weights: " + ", ".join(f"{n} {w.coef:+.2f}" for n, w in model.weights.items()))
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
 
 

@@ -34,10 +34,11 @@
     const para = el("p", "answer-text");
     let text = data.answer;
     // The direct answer ("September") leads in bold; the evidence sentence follows.
-    if (data.short_answer && text.startsWith(data.short_answer + " — ")) {
-      para.appendChild(el("strong", "short-answer", data.short_answer));
+    // A time answer leads with its resolved value: "2016 ("last year", article of 3 Mar 2017)".
+    if (data.headline && text.startsWith(data.headline + " — ")) {
+      para.appendChild(el("strong", "short-answer", data.headline));
       para.appendChild(document.createTextNode(" — "));
-      text = text.slice(data.short_answer.length + 3);
+      text = text.slice(data.headline.length + 3);
     }
     // Split on markers like [1]; markers become links to their source.
     text.split(/(\[\d+\])/).forEach((part) => {

@@ -6,17 +6,18 @@ only connects them and turns the verdict into the `Answer` every front end shows
 
 from __future__ import annotations
 
-import math
 import re
+from dataclasses import asdict
 
 from qa.answering.candidates import CandidateExtractor, SentenceCandidate
 from qa.answering.citations import CitationBuilder
-from qa.answering.question import QuestionAnalysis, QuestionAnalyzer
+from qa.answering.dates import ResolvedDate, describe, names_a_time, publication_date, resolve_in
+from qa.answering.question import AnswerKind, QuestionAnalysis, QuestionAnalyzer
 from qa.answering.reader import ReaderStage
 from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
 from qa.retrieval import Hit
-from qa.schema import Answer
-from qa.stores.base import IndexReader
+from qa.schema import Answer, Citation, ResolvedTime
+from qa.stores.base import IndexReader, bm25_idf
 from qa.text import terms
 
 Given = tuple[str, int, int, str | None]  # (doc_id, start, end, short answer) of an earlier answer
@@ -39,8 +40,7 @@ class Answerer:
         self.citations = CitationBuilder(index)
 
     def idf(self, term: str) -> float:
-        df = self.index.passage_freq.get(term, 0)
-        return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+        return bm25_idf(self.index.passage_freq.get(term, 0), self._n)
 
     def unknown_names(self, question: str) -> list[str]:
         """Capitalised words of the question (not its first word) that no indexed passage contains."""
@@ -106,7 +106,9 @@ class Answerer:
         markers = "".join(f"[{c.n}]" for c in citations)
         evidence = scored.best.text
         short = scored.short
-        text = f"{short.text} — {evidence} {markers}" if short else f"{evidence} {markers}"
+        resolved = self.resolve_time(scored, citations)
+        lead = (describe(resolved) if resolved else short.text) if short else None
+        text = f"{lead} — {evidence} {markers}" if lead else f"{evidence} {markers}"
         return Answer(
             question=asked,
             answer=text,
@@ -116,6 +118,22 @@ class Answerer:
             short_answer=short.text if short else None,
             short_start=short.start if short else None,
             short_end=short.end if short else None,
+            headline=lead,
+            resolved=ResolvedTime(**asdict(resolved)) if resolved else None,
             kind=scored.question.kind.value,
             confidence=round(scored.answerable, 4),
         )
+
+    def resolve_time(self, scored: ScoredAnswer, citations: list[Citation]) -> ResolvedDate | None:
+        """A time answer's span read against its story's date: the earliest date among the copies
+        the first citation folds together, since a repost carries the original's date or a later one."""
+        kind = scored.question.kind
+        if scored.short is None or not citations:
+            return None
+        if kind is not AnswerKind.TIME and (kind is AnswerKind.QUANTITY or not names_a_time(scored.short.text)):
+            return None  # a count or duration ("two years") is not a date
+        dates = sorted(p for p in (publication_date(s.published) for s in citations[0].sources) if p)
+        if not dates:
+            return None
+        best, short = scored.best, scored.short
+        return resolve_in(best.text, short.start - best.start, short.end - best.start, dates[0].isoformat())

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answering.candidates import SentenceCandidate, SpanCandidate
+from qa.answering.features import Features
 from qa.answering.reader_format import MAX_ANSWER_TOKENS, MAX_LENGTH, Window, make_window
 from qa.answering.scorer import LinearModel, ModelError, ScoredAnswer, sigmoid
 from qa.errors import Unavailable
@@ -190,18 +191,22 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-DECISION_FEATURES = (
-    "margin",
-    "span_score",
-    "null_score",
-    "min_null",
-    "below_best_margin",
-    "best_other_margin",
-    "scorer_logit",
-    "sentence_logit",
-    "window_rank",
-    "agreement",
-)
+@dataclass(frozen=True, slots=True)
+class DecisionFeatures(Features):
+    """What the decision weighs for one window's best span (names as in `reader.json`)."""
+
+    margin: float  # span score minus no-answer score
+    span_score: float
+    null_score: float  # the no-answer ([CLS]) score
+    min_null: float  # the lowest no-answer score of the question's windows
+    below_best_margin: float  # how far the margin falls short of the question's best window's
+    best_other_margin: float  # the best margin of the other windows (`NO_OTHER_MARGIN` when alone)
+    scorer_logit: float  # the feature scorer's logit of P(answerable)
+    sentence_logit: float  # the sentence model's logit for the span's sentence
+    window_rank: float  # 0 for the window of the scorer's best sentence
+    agreement: float  # word-overlap F1 of the span with the other windows' spans, summed
+
+
 READ_SENTENCES = 3  # best sentences of the scorer the reader reads, each with the sentence before it
 MIN_SHORT_SHARE = 0.75  # a span this share of its sentence or longer is the sentence: no separate short answer
 NO_OTHER_MARGIN = -20.0  # best_other_margin when the question got one window
@@ -213,7 +218,7 @@ class Reading:
 
     span: Span
     sentence: SentenceCandidate
-    features: list[float]
+    features: DecisionFeatures
 
 
 def word_overlap(a: str, b: str) -> float:
@@ -238,25 +243,25 @@ def readings(spans: list[Span | None], reading: ReaderInput, scorer_p: float, ra
         sentence = reading.sentences[span.window][reading.windows[span.window].sentence_at(span.start)]
         others = [s.margin for s in found if s is not span]
         agreement = sum(word_overlap(span.text, s.text) for s in found if s is not span)
-        features = [
-            span.margin,
-            span.span_score,
-            span.null_score,
-            min_null,
-            best_margin - span.margin,
-            max(others, default=NO_OTHER_MARGIN),
-            logit(scorer_p),
-            logits.get((sentence.doc_id, sentence.start), -10.0),
-            float(span.window),
-            agreement,
-        ]
+        features = DecisionFeatures(
+            margin=span.margin,
+            span_score=span.span_score,
+            null_score=span.null_score,
+            min_null=min_null,
+            below_best_margin=best_margin - span.margin,
+            best_other_margin=max(others, default=NO_OTHER_MARGIN),
+            scorer_logit=logit(scorer_p),
+            sentence_logit=logits.get((sentence.doc_id, sentence.start), -10.0),
+            window_rank=float(span.window),
+            agreement=agreement,
+        )
         out.append(Reading(span, sentence, features))
     return out
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Answer or decline: a logistic regression over `DECISION_FEATURES`, and its threshold."""
+    """Answer or decline: a logistic regression over `DecisionFeatures`, and its threshold."""
 
     model: LinearModel
     threshold: float
@@ -267,9 +272,9 @@ class Decision:
         try:
             data = config["decision"]
             return cls(
-                LinearModel.from_dict(data["model"], DECISION_FEATURES), float(data["threshold"]), int(data["read_sentences"])
+                LinearModel.from_dict(data["model"], DecisionFeatures), float(data["threshold"]), int(data["read_sentences"])
             )
-        except (KeyError, TypeError, ValueError, ModelError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, ModelError) as exc:
             raise ReaderError(
                 f"the reader's decision in {READER_DIR / CONFIG_FILE} is missing or unreadable ({exc}): reinstall the package, "
                 "or fit it with `python -m training.reader.decide`"

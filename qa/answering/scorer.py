@@ -7,27 +7,30 @@
    probability against `threshold` is the explicit no-answer decision (as Haystack's
    `ExtractiveReader` scores "no answer" next to the answers).
 
-The weights ship as `model.json` (coefficients, feature names and standardisation), never as a
-pickle, so they can be read, diffed and loaded without scikit-learn.
+The weights ship as `model.json`, never as a pickle, so they can be read, diffed and loaded without
+scikit-learn: each model maps every feature name (`qa.answering.features`) to its coefficient and
+the mean and scale that standardised it when it was fitted.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from qa.answering.candidates import SentenceCandidate, SpanCandidate
 from qa.answering.features import (
-    ANSWERABLE_FEATURES,
-    SENTENCE_FEATURES,
-    SPAN_FEATURES,
+    AnswerableFeatures,
+    Features,
     Idf,
+    SentenceFeatures,
+    SpanFeatures,
     answerable_features,
-    question_weights,
-    sentence_features,
+    sentence_features_by_id,
     span_candidates,
 )
 from qa.answering.question import AnswerKind, QuestionAnalysis
@@ -41,23 +44,51 @@ class ModelError(Unavailable):
 
 
 @dataclass(frozen=True)
+class Weight:
+    """One feature's coefficient, on the feature standardised as it was in the fit: (value - mean) / scale."""
+
+    coef: float
+    mean: float
+    scale: float
+
+
+@dataclass(frozen=True)
 class LinearModel:
-    names: tuple[str, ...]
-    coef: tuple[float, ...]
+    """A fitted logistic regression's logit over one set of named features."""
+
     intercept: float
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
+    weights: dict[str, Weight]  # by feature name, in the order the logit sums them
 
     @classmethod
-    def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LinearModel:
-        if tuple(data["names"]) != expected:
-            raise ModelError(
-                f"model features {data['names']} differ from the code's {list(expected)}: retrain with training/answerer.py"
-            )
-        return cls(tuple(data["names"]), tuple(data["coef"]), float(data["intercept"]), tuple(data["mean"]), tuple(data["scale"]))
+    def fitted(
+        cls, names: Iterable[str], coef: Iterable[float], intercept: float, mean: Iterable[float], scale: Iterable[float]
+    ) -> LinearModel:
+        """A model from a fit's arrays: one coefficient, mean and scale per feature of `names`, in its order."""
+        columns = zip(names, coef, mean, scale, strict=True)
+        return cls(float(intercept), {n: Weight(float(c), float(m), float(s)) for n, c, m, s in columns})
 
-    def logit(self, x: list[float]) -> float:
-        return self.intercept + sum(c * (v - m) / s for c, v, m, s in zip(self.coef, x, self.mean, self.scale, strict=True))
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], features: type[Features]) -> LinearModel:
+        """The model as `to_dict` wrote it; its feature names must be the ones `features` computes."""
+        weights = {name: Weight(float(w["coef"]), float(w["mean"]), float(w["scale"])) for name, w in data["features"].items()}
+        if set(weights) != set(features.names()):
+            missing, unknown = sorted(set(features.names()) - set(weights)), sorted(set(weights) - set(features.names()))
+            raise ModelError(f"{features.__name__}: no weight for {missing}; weights for features never computed: {unknown}")
+        return cls(float(data["intercept"]), weights)
+
+    def to_dict(self, digits: int = 6) -> dict[str, Any]:
+        """JSON-ready: the intercept, and each feature's name with its coefficient, mean and scale."""
+        return {
+            "intercept": round(self.intercept, digits),
+            "features": {
+                name: {"coef": round(w.coef, digits), "mean": round(w.mean, digits), "scale": round(w.scale, digits)}
+                for name, w in self.weights.items()
+            },
+        }
+
+    def logit(self, x: Features) -> float:
+        """Each feature of `x` read by its name."""
+        return self.intercept + sum(w.coef * (getattr(x, name) - w.mean) / w.scale for name, w in self.weights.items())
 
 
 def sigmoid(z: float) -> float:
@@ -77,13 +108,13 @@ class ScorerModel:
         try:
             data = json.loads(path.read_text())
             return cls(
-                LinearModel.from_dict(data["sentence"], SENTENCE_FEATURES),
-                LinearModel.from_dict(data["span"], SPAN_FEATURES),
-                LinearModel.from_dict(data["answerable"], ANSWERABLE_FEATURES),
+                LinearModel.from_dict(data["sentence"], SentenceFeatures),
+                LinearModel.from_dict(data["span"], SpanFeatures),
+                LinearModel.from_dict(data["answerable"], AnswerableFeatures),
                 float(data["threshold"]),
                 float(data["span_threshold"]),
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ModelError) as exc:
             raise ModelError(
                 f"cannot read the answer model {path} ({exc}): reinstall, or retrain with training/answerer.py"
             ) from exc
@@ -104,7 +135,7 @@ class ScoredAnswer:
     short_sentence: SentenceCandidate | None
     answerable: float
     threshold: float
-    signals: list[float] | None = None  # what the reader's decision weighed (training and debugging)
+    signals: Features | None = None  # what the reader's decision weighed (training and debugging)
 
     @property
     def answered(self) -> bool:
@@ -128,22 +159,17 @@ class AnswerScorer:
             self._model = default_model()
         return self._model
 
-    def sentence_vectors(
-        self, question: QuestionAnalysis, candidates: list[SentenceCandidate], idf: Idf
-    ) -> dict[int, list[float]]:
-        weights = question_weights(question, idf)
-        return {id(c): sentence_features(question, weights, c, idf) for c in candidates}
-
     def run(self, question: QuestionAnalysis, candidates: list[SentenceCandidate], idf: Idf) -> ScoredAnswer:
-        raw = self.sentence_vectors(question, candidates, idf)
+        features = sentence_features_by_id(question, candidates, idf)
         for c in candidates:
-            c.logit = self.model.sentence.logit(raw[id(c)])
+            c.logit = self.model.sentence.logit(features[id(c)])
             c.score = sigmoid(c.logit)
         ranked = sorted(candidates, key=lambda c: -c.logit)
         if not ranked:
             return ScoredAnswer(question, [], None, None, 0.0, self.model.threshold)
         short, short_sentence, span_logit = self.best_span(question, ranked)
-        p = sigmoid(self.model.answerable.logit(answerable_features(question, ranked, raw, span_logit)))
+        evidence = answerable_features(question, ranked, features[id(ranked[0])], span_logit)
+        p = sigmoid(self.model.answerable.logit(evidence))
         return ScoredAnswer(question, ranked, short, short_sentence, p, self.model.threshold)
 
     def best_span(
@@ -166,4 +192,14 @@ class AnswerScorer:
         return span, sentence, logit
 
 
-__all__ = ["AnswerKind", "AnswerScorer", "LinearModel", "ModelError", "ScoredAnswer", "ScorerModel", "default_model", "sigmoid"]
+__all__ = [
+    "AnswerKind",
+    "AnswerScorer",
+    "LinearModel",
+    "ModelError",
+    "ScoredAnswer",
+    "ScorerModel",
+    "Weight",
+    "default_model",
+    "sigmoid",
+]

@@ -33,7 +33,11 @@ ABBREVIATION_RE = re.compile(
     r"(?:\b[A-Za-z]\.)+$|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Gov|Sen|Rep|Gen|Col|Lt|Sgt|Capt|Prof|Rev|No|vs|Inc|Corp|Co|Ltd|"
     r"Jan|Feb|Mar|Apr|Aug|Sept?|Oct|Nov|Dec)\.$"
 )
+# How far back from a full stop `ABBREVIATION_RE` looks: the longest abbreviation, "U.S.A." or "Sept.",
+# with room to spare.
+ABBREVIATION_LOOKBACK_CHARS = 12
 TOKEN_RE = re.compile(r"\S+")
+MIN_SEGMENT_CHARS = 4  # shorter segments ("Yes.", "2.") recur everywhere and say nothing about an outlet
 TOPIC_WORD_RE = re.compile(r"[a-z]{4,}")  # on normalised (lower-case) tokens
 # "MOSCOW, February 7.", "WASHINGTON (AP) —", "Washington (CNN)": article prose, never furniture.
 DATELINE_RE = re.compile(
@@ -49,7 +53,9 @@ def segments(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for m in SEGMENT_BREAK_RE.finditer(text):
-        if text[m.start() - 1 : m.start()] == "." and ABBREVIATION_RE.search(text, max(0, m.start() - 12), m.start()):
+        if text[m.start() - 1 : m.start()] == "." and ABBREVIATION_RE.search(
+            text, max(0, m.start() - ABBREVIATION_LOOKBACK_CHARS), m.start()
+        ):
             continue
         if m.start() > start:
             spans.append((start, m.start()))
@@ -72,12 +78,26 @@ def _shingles(tokens: list[str], n: int) -> Iterator[tuple[str, ...]]:
     return zip(*(tokens[k:] for k in range(n)), strict=False)
 
 
+def is_attributed_quote(segment: str) -> bool:
+    """A quote mark and a verb that attributes it: someone's words, which are the article's."""
+    return bool(QUOTE_RE.search(segment) and ATTRIBUTION_RE.search(segment))
+
+
 def is_protected(segment: str) -> bool:
     """Datelines and quotes with attribution are prose, however often they recur."""
-    return bool(DATELINE_RE.match(segment)) or bool(QUOTE_RE.search(segment) and ATTRIBUTION_RE.search(segment))
+    return bool(DATELINE_RE.match(segment)) or is_attributed_quote(segment)
 
 
-MIN_TOPIC_WORDS = 10
+def _covered(tokens: list[str], n: int, shingles: set[tuple[str, ...]]) -> list[bool]:
+    """For each token: does it fall inside a run of `n` tokens that is one of `shingles`?"""
+    covered = [False] * len(tokens)
+    for i, shingle in enumerate(_shingles(tokens, n)):
+        if shingle in shingles:
+            covered[i : i + n] = [True] * n
+    return covered
+
+
+MIN_TOPIC_WORDS = 10  # a document with fewer words of its own cannot show what topic it is on
 # A block of chrome does not end on a word that needs a continuation.
 OPEN_ENDED = frozenset(
     [
@@ -167,7 +187,7 @@ class Boilerplate:
                     tokens = [_norm(t) for t in TOKEN_RE.findall(line[a:b])]
                     key = _key(tokens)
                     doc_segments[-1].append((key, tokens))
-                    if len(key) >= 4 and key not in doc_sentences:
+                    if len(key) >= MIN_SEGMENT_CHARS and key not in doc_sentences:
                         doc_sentences.add(key)
                         sample.setdefault(key, line[a:b])
                     doc_shingles.update(_shingles(tokens, n))
@@ -187,10 +207,7 @@ class Boilerplate:
                 for key, tokens in doc_segments[doc]:
                     if key in recurring:
                         continue
-                    covered = [False] * len(tokens)
-                    for i, shingle in enumerate(_shingles(tokens, n)):
-                        if shingle in recurring_shingles:
-                            covered[i : i + n] = [True] * n
+                    covered = _covered(tokens, n, recurring_shingles)
                     own.update(t for t, c in zip(tokens, covered, strict=False) if not c and TOPIC_WORD_RE.fullmatch(t))
                 vocab[doc] = frozenset(own)
             return vocab[doc]
@@ -236,10 +253,7 @@ class Boilerplate:
                 continue
             if not learnt.shingles or len(tokens) <= n:
                 continue
-            covered = [False] * len(tokens)
-            for i, shingle in enumerate(_shingles(tokens, n)):
-                if shingle in learnt.shingles:
-                    covered[i : i + n] = [True] * n
+            covered = _covered(tokens, n, learnt.shingles)
             i = 0
             while i < len(tokens):
                 if not covered[i]:

@@ -21,7 +21,7 @@ class Passage:
     end: int
     text: str
     sentences: list[tuple[int, int]] = field(default_factory=list)  # absolute offsets
-    spans: list[tuple[int, int, str]] = field(default_factory=list)  # entities and noun phrases (qa.ner), absolute
+    spans: list[tuple[int, int, str]] = field(default_factory=list)  # entities and noun phrases (qa.ingest.tagging), absolute
 
 
 @lru_cache(maxsize=1)

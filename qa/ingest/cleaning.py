@@ -13,8 +13,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from qa.ingest.boilerplate import ATTRIBUTION_RE, DATELINE_RE, QUOTE_RE, TOKEN_RE, Boilerplate, segments
+from qa.ingest.boilerplate import (
+    ATTRIBUTION_RE,
+    DATELINE_RE,
+    STARTS_SENTENCE_RE,
+    TOKEN_RE,
+    Boilerplate,
+    is_attributed_quote,
+    segments,
+)
+
+if TYPE_CHECKING:
+    from dateparser.date import DateDataParser
 
 # A line that opens a list of links: the header itself and the list under it are furniture.
 LIST_HEADER_RE = re.compile(
@@ -49,7 +62,7 @@ FURNITURE_LINE_RES = [
         r"\bjoin [\w\s-]{0,30}conversations\b",
         r"\b(share|follow us) on (facebook|twitter|x|linkedin|whatsapp)\b|^\s*share( this( article| story)?)?\s*$",
         r"\ball rights reserved\b|^\s*©|\bcopyright \d{4}\b",
-        r"\b(getty images|shutterstock|reuters/|ap photo|afp via getty)\b",
+        r"[|/]\s*(?:[\w&'’.-]+\s+){1,3}(?:images|photos?|pictures)\s*$",  # "... | Example Images": a credited caption
         r"^\s*(file )?(photo|image|picture|video)( credit)?\s*(:|$)",
         r"^\s*advertisement\s*$|^\s*ad\s*$|^\s*sponsored( content)?\s*$",
         r"^\s*(click|tap) here\b|\bdownload (our|the) app\b",
@@ -84,23 +97,22 @@ LANGUAGE_NAMES = (
     "हिन्दी",
 )
 
+LANGUAGE_MENU_MIN_NAMES = 3  # prose may name a language or two; three run together are a picker
+
 BULLET_RE = re.compile(r"^\s*([-–—•*·▪►]|\d{1,2}[.)])\s+")
-SENTENCE_END_RE = re.compile(r"[.!?…][\"'”’»)\]]*\s*$|[\"”’»]\s*$")
-ISO_DATE_RE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
+SENTENCE_END = r"[.!?…][\"'”’»)\]]*"  # a full stop, question or exclamation mark, and any closing quotes
+SENTENCE_END_RE = re.compile(SENTENCE_END + r"\s*$|[\"”’»]\s*$")
+# Where a header line writes a date with its year: ISO "2024-09-08", or "September 8, 2024", "8 Sept.
+# 2024", "March 3rd, 2021", "Sep 2024". dateparser turns the text found into the date.
 MONTHS = "january february march april may june july august september october november december".split()
-TEXT_DATE_RE = re.compile(
-    r"\b(?:(\d{1,2})\s+)?(" + "|".join(m[:3] for m in MONTHS) + r")[a-z]*\.?\s+(?:(\d{1,2}),?\s+)?((?:19|20)\d\d)\b",
-    re.IGNORECASE,
-)
-DATELINE_AGENCY_RE = re.compile(r"^[A-Z][A-Za-z .,'-]{1,40}\((AP|Reuters|AFP|UPI|Bloomberg|dpa)\)")
-AGENCIES = {
-    "AP": "Associated Press",
-    "Reuters": "Reuters",
-    "AFP": "Agence France-Presse",
-    "UPI": "United Press International",
-    "Bloomberg": "Bloomberg",
-    "dpa": "dpa",
-}
+DATE_TEXT_RES = [
+    re.compile(r"\b(?:19|20)\d\d-\d\d-\d\d\b"),
+    re.compile(
+        r"\b(?:\d{1,2}(?:st|nd|rd|th)?\s+)?(?:" + "|".join(m[:3] for m in MONTHS) + r")[a-z]*\.?\s+"
+        r"(?:\d{1,2}(?:st|nd|rd|th)?,?\s+)?(?:19|20)\d\d\b",
+        re.IGNORECASE,
+    ),
+]
 
 
 @dataclass
@@ -112,18 +124,42 @@ class CleanedText:
     removed: list[tuple[str, str]] = field(default_factory=list)  # (reason, line), for debugging
 
 
-FURNITURE_MAX_WORDS = 30  # prompts, menus and teasers are short; a long paragraph is article text
+# Prompts, menus and teasers are short: a line longer than this is not judged by the furniture
+# vocabulary (a paragraph may mention a newsletter), and a bulleted line shorter than it is no paragraph.
+FURNITURE_MAX_WORDS = 30
+FURNITURE_REASON_CHARS = 40  # how much of the matching pattern `removed` records, for debugging
+# A line that ends like a sentence is prose from this many words; shorter ones are labels and
+# headlines that happen to end with a full stop or a quote mark ("Watch the video.").
+SENTENCE_MIN_WORDS = 6
+# A line ending with a colon is prose (a sentence introducing a quote or a list) from this many
+# words; shorter ones are section labels ("What we know so far:").
+COLON_LINE_MIN_WORDS = 12
+# A line with no final punctuation is prose (a paragraph that lost its full stop) from this many
+# words; shorter ones are headlines, menus and labels.
+UNPUNCTUATED_LINE_MIN_WORDS = 25
+# Under a "Related" header, teasers can be whole sentences; a paragraph this long ends the list.
+LINK_LIST_END_MIN_CHARS = 150
+# In the header (before the first paragraph): a line that states a date and is at most this long is
+# the article's date line ("Updated 8 September 2024"); a longer one is a headline with a date in it.
+DATE_LINE_MAX_WORDS = 6
+PAGE_STAMP_RE = re.compile(r"^\s*(?:date|published|updated|posted|last modified)\s*:", re.IGNORECASE)
+TITLE_MIN_WORDS = 3  # a header line needs this many words to be the title: "World", "Live" are section labels
+# With no title in the header, the first sentence is the title. One longer than TITLE_MAX_CHARS
+# keeps only its words that end before character TITLE_CUT_CHARS, and "…" marks the cut: a title
+# is read in one glance, in a citation's line.
+TITLE_MAX_CHARS = 120
+TITLE_CUT_CHARS = 117
 
 
 def _is_furniture_line(line: str) -> str | None:
     lowered = line.lower()
-    if sum(name in lowered for name in LANGUAGE_NAMES) >= 3:
+    if sum(name in lowered for name in LANGUAGE_NAMES) >= LANGUAGE_MENU_MIN_NAMES:
         return "language menu"
     if len(line.split()) > FURNITURE_MAX_WORDS:
         return None
     for pattern in FURNITURE_LINE_RES:
         if pattern.search(line):
-            return "furniture: " + pattern.pattern[:40]
+            return "furniture: " + pattern.pattern[:FURNITURE_REASON_CHARS]
     return None
 
 
@@ -134,25 +170,41 @@ def _is_prose(line: str) -> bool:
     if (BULLET_RE.match(stripped) or stripped.endswith((" -", " –", " —"))) and n_words < FURNITURE_MAX_WORDS:
         return False
     if SENTENCE_END_RE.search(stripped):
-        return n_words >= 6
-    if stripped.endswith(":"):  # a sentence introducing a quote or a list
-        return n_words >= 12
-    return n_words >= 25  # a long paragraph that lost its final full stop
+        return n_words >= SENTENCE_MIN_WORDS
+    if stripped.endswith(":"):
+        return n_words >= COLON_LINE_MIN_WORDS
+    return n_words >= UNPUNCTUATED_LINE_MIN_WORDS
+
+
+@lru_cache(maxsize=1)
+def _date_parser() -> DateDataParser:
+    # Imported on first use: a header with a date is rare, and `qa ask` never cleans text.
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(languages=["en"])
 
 
 def _extract_date(line: str) -> str | None:
-    if m := ISO_DATE_RE.search(line):
-        return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
-    if m := TEXT_DATE_RE.search(line):
-        day = m.group(1) or m.group(3)
-        month = [x[:3] for x in MONTHS].index(m.group(2).lower()[:3]) + 1
-        return f"{m.group(4)}-{month:02d}" + (f"-{int(day):02d}" if day else "")
+    """The first date with a year that `line` writes: "YYYY-MM-DD", or "YYYY-MM" when it names no day."""
+    for regex in DATE_TEXT_RES:
+        for m in regex.finditer(line):
+            found = _date_parser().get_date_data(m.group())
+            if found.date_obj is not None:  # "2024-13-45", "Feb 30, 2024" are no dates
+                return found.date_obj.strftime("%Y-%m" if found.period in ("month", "year") else "%Y-%m-%d")
     return None
 
 
 def _strip_site_suffix(title: str) -> str:
     """'Story headline | Site' or 'Story headline - Site Name' → 'Story headline'."""
     return re.split(r"\s+[|–—]\s+|\s+-\s*(?=[A-Z][\w ]{2,40}$)", title.strip())[0].strip()
+
+
+def _fallback_title(first_paragraph: str) -> str:
+    """The first sentence of the article, cut short at a word boundary when it is too long for a title."""
+    first = re.split(r"(?<=[.!?])\s", first_paragraph, maxsplit=1)[0]
+    if len(first) <= TITLE_MAX_CHARS:
+        return first
+    return first[:TITLE_CUT_CHARS].rsplit(" ", 1)[0] + "…"
 
 
 # --- Furniture inside lines -------------------------------------------------------------------
@@ -236,10 +288,27 @@ OPENERS = frozenset(
         "Another Other Such",
     )
 )
-STARTS_CAPITAL_RE = re.compile(r"[\"“‘']?[A-Z0-9]")
-CREDIT_TOKEN_RE = re.compile(r"^(?:[-–—;,/&|]+|[A-Z0-9©][\w.&'’/+-]*[;,.]?|via|and|for|of)$")
+# Lower-case words a credit may hold between its names: "Jane Doe/AFP via Example Images".
+CREDIT_JOINERS = ("via", "and", "for", "of")
+CREDIT_TOKEN_RE = re.compile(r"^(?:[-–—;,/&|]+|[A-Z0-9©][\w.&'’/+-]*[;,.]?|" + "|".join(CREDIT_JOINERS) + r")$")
 SEPARATORS_RE = re.compile(r"^[\s\-–—|•·:;,.]*$")
-PROMPT_MAX_WORDS = 45
+PROMPT_MAX_WORDS = 45  # a prompt is a sentence or two; a longer segment that says "subscribe" is prose
+# A question to the reader glued next to a prompt ("Want more updates from our reporter?") is part
+# of it up to this length; a longer question is the article's.
+READER_QUESTION_MAX_WORDS = 15
+SHARE_BUTTONS_MIN_RUN = 3  # "Facebook Twitter Email" in a row are buttons; one or two are named in prose
+# A credit after its label ("Photo: Jane Doe/Example Images") is names, agencies and separators; no
+# credit runs longer than this many tokens, so whatever follows is the article again.
+CREDIT_MAX_TOKENS = 9
+# After a caption or teaser label, the article's sentence resumes within this many words (at an
+# opener such as "The" or a dateline); past them, what follows is not cut.
+RESUME_MAX_WORDS = 30
+# A caption or teaser of at most this many words, with no sentence resuming in it, is taken whole
+# (a headline or caption standing alone in its segment).
+LONE_LABEL_MAX_WORDS = 15
+# A capitalised word between two lower-case ones resumes the article ("... victory Tillerson, for
+# his part") only after this many words of teaser: the first words are the teaser's own.
+NAME_RESUME_MIN_WORDS = 3
 
 # --- Photo labels before the dateline, numbered gallery captions -------------------------------
 # A wire story opens with its dateline ("WASHINGTON (AP) —", "LONDON —", "MOSCOW, February 7.
@@ -263,8 +332,23 @@ STORY_DATELINE_RE = re.compile(
     r"|(?P<mixed>[A-Z][a-z'’.-]+(?: [A-Z][a-z'’.-]+){0,2}\s*" + _AGENCY + r"(?:\s*" + _DASH + r")?)"
     r")(?=\s*[\"“‘']?[A-Z0-9])"
 )
+# A wire story's dateline that credits its agency: "WASHINGTON (AP) —", "SEOUL (Reuters) -", "BERLIN,
+# March 3 (dpa) --", "LONDON (Examplewire) The", "Washington (Reuters) -". The shape is a place (all
+# capitals, or up to three capitalised words; then a region and a date), one word in brackets, and
+# the story's first capital, or a dash (—, –, -, --) after a place in mixed case: "International
+# Olympic Committee (IOC) President ..." is an organisation's initials in prose. Whichever agency
+# the dateline names is taken as written, never looked up in a list.
+WIRE_DATELINE_RE = re.compile(
+    r"^(?:(?P<caps>" + _CAPS_PLACE + r")|[A-Z][a-z'’.-]+(?: [A-Z][a-z'’.-]+){0,2})" + _REGION + r"(?:" + _DATE + r")?"
+    r"\s*\((?P<agency>[A-Za-z][A-Za-z-]{1,15})\)"
+    r"(?(caps)(?:\s*" + _DASH + r")?(?=\s*[\"“‘']?[A-Z0-9])|\s*" + _DASH + r")"
+)
 LABEL_MAX_WORDS = 45  # a caption with its credit; a longer opening is the article's own text
-LABEL_WINDOW_RE = re.compile(r"(?:\S+\s+){0,57}\S*")  # LABEL_MAX_WORDS, then room for the dateline
+# The words a dateline may take after the label ("SALT LAKE CITY, Utah, March 9 (AP) —" and the
+# capital after it are 10): where `label_before_dateline` stops looking, for speed only, since a
+# longer label is refused anyway.
+DATELINE_MAX_WORDS = 12
+LABEL_WINDOW_RE = re.compile(r"(?:\S+\s+){0," + str(LABEL_MAX_WORDS + DATELINE_MAX_WORDS) + r"}\S*")
 CREDIT_WORDS = r"(?:Photos?|Images?|Pictures?|Photography)"
 # What a label ends with where it meets the dateline: a credit in brackets ("(Reuters Photo)", "(AP
 # Photo/Jane Doe)", "(Photo by Jane Doe)", "(AFP/Getty)", "(EPA)"), a bare credit ("Getty Images",
@@ -275,7 +359,7 @@ LABEL_END_RES = [
     re.compile(r"\([A-Z]{2,}(?:\s*/\s*[A-Z][\w ]{1,30})*\)$"),
     re.compile(r"\b[A-Z][\w&'’-]*(?: (?:[A-Z][\w&'’-]*|via)){0,3} " + CREDIT_WORDS + r"$"),
     re.compile(r"\b" + CREDIT_WORDS + r" (?:by|courtesy of|credit:?) [^.!?]{1,60}$", re.IGNORECASE),
-    re.compile(r"[.!?…][\"'”’»)\]]*$"),
+    re.compile(SENTENCE_END + "$"),
 ]
 # A numbered gallery caption: "Image 3 of 10:", "Photo 2 of 5 -", "Slide 4/9", or "(1 of 8)", at the
 # start of a line or a segment, with the caption after it. Article prose does not open a sentence
@@ -289,7 +373,11 @@ GALLERY_COUNTER_RE = re.compile(
 BARE_COUNTER_RE = re.compile(r"(\d{1,3}) ?/ ?(\d{1,3})(?=\s+[\"“‘']?[A-Z])")
 COUNTER_HINT_RE = re.compile(r"\d\s*(?:of|/)\s*\d")  # cheap test before the full patterns
 SENTENCE_CLOSERS = ".!?\"'”’)"  # a counter after one of these and a space starts a new sentence
+BLOCK_BREAK_SPACES = 2  # flattened scrapes join page blocks with a run of spaces; one space is a word break
 CAPTION_MAX_WORDS = 60  # a line opened by a counter is a caption up to this length
+# A bare counter ("3/12") is a gallery's only where the document numbers this many items of the same
+# gallery: "9/11" or "3/15" alone is a date.
+GALLERY_MIN_ITEMS = 2
 
 # --- Captions between paragraphs ---------------------------------------------------------------
 # An image between two paragraphs leaves its caption in the text, ended by the photo's credit:
@@ -304,6 +392,10 @@ CAPTION_MAX_WORDS = 60  # a line opened by a counter is a caption up to this len
 CAPTION_BLOCK_BREAK_RE = re.compile(r"\s{2,}|(?<=[.!?…\"”’])\s*(?=[-–—•]\s+[\"“‘']?[A-Z])")
 CAPTION_BULLET_RE = re.compile(r"[-–—•*·▪►]\s+")
 CAPTION_BLOCK_MAX_WORDS = 50  # a caption of two or three sentences; a longer block is a paragraph
+CAPTION_MIN_WORDS = 2  # a single word before a credit is a label ("Sandbags"), not a caption
+# A credit standing as a block of its own takes an unpunctuated or bulleted block before it as its
+# caption up to this length; a longer block is a paragraph that lost its full stop.
+CAPTION_BEFORE_CREDIT_MAX_WORDS = 30
 _PIC = r"(?i:photo(?:graph)?s?|images?|pictures?)"  # the generic credit nouns, in any case
 # Credits that run in brackets: "[Photo/Agencies]", "[Photo by Jane Doe/Example Daily]", "[Photo
 # provided to Example Daily]", "[Example Photo]", "(Photo: Example)", "(Photos by Jane Doe)", "(Photo
@@ -326,7 +418,9 @@ BARE_CREDIT_RE = re.compile(
     r"" + _PIC + r"(?:\s+(?i:credits?))?\s*:|(?i:credits?)\s*:)\s*(?=[\"“]?[A-Z])"
 )
 # A name's photo at the end of its block: "Example Photo", "Example Photo/Jane Doe", "Jane Doe /
-# Example Images" ("the World Press Photo" ends prose too, but not after a full stop).
+# Example Images" ("the World Press Photo" ends prose too, but not after a full stop). Searched for
+# only in the last NAME_PHOTO_WINDOW_CHARS of the block: a credit is a few names long.
+NAME_PHOTO_WINDOW_CHARS = 200
 NAME_PHOTO_RE = re.compile(
     _CREDIT_START
     + r"(?:[A-Z][\w&'’.-]*(?:\s*/\s*|\s+)){1,4}"
@@ -339,51 +433,58 @@ QUOTED_WORDS_RE = re.compile(r"[\"“]\s*\S+(?:\s+[^\s\"“”]+){3,}\s*[\"”]"
 CREDIT_HINTS = ("photo", "image", "picture", "provided", "courtesy", "credit")  # a cheap test first
 CREDIT_CONNECTORS = frozenset(["for", "of", "and", "via", "by", "to", "de", "van", "von", "da", "del", "la", "le"])
 CREDIT_TAIL_MAX_WORDS = 20  # "Photos by Jane Doe / Example Daily; John Roe, Ann Poe / For Example Daily"
+CREDIT_TAIL_MAX_LOWERCASE = 1  # a credit's words are names; one lower-case word ("staff") may slip in
+ABBREVIATION_MAX_LETTERS = 3  # "Co.", "Inc." end an abbreviation inside a credit; a longer word and "." end a sentence
 
 
 def _tokens(line: str, start: int, end: int) -> list[re.Match[str]]:
     return list(TOKEN_RE.finditer(line, start, end))
 
 
+def _segment_end(segs: list[tuple[int, int]], pos: int, default: int) -> int:
+    """End of the segment (of `segments`) that holds `pos`; `default` where none does."""
+    return next((b for a, b in segs if a <= pos < b), default)
+
+
 def _credit_end(line: str, start: int, end: int) -> int:
     """End of the credit that starts at `start`: names, agencies and separators, up to the prose."""
-    tokens = _tokens(line, start, end)[:9]
+    tokens = _tokens(line, start, end)[:CREDIT_MAX_TOKENS]
     stop = start
     for k, tok in enumerate(tokens):
         text = tok.group()
         if not CREDIT_TOKEN_RE.match(text):
             break
-        if k > 0 and DATELINE_RE.match(line, tok.start()):
-            break
-        if k > 0 and CAPTION_LABEL_RE.match(line, tok.start()) or CREDIT_LABEL_RE.match(line, tok.start()):
+        # After its first token, a dateline or another label starts something new; the first token
+        # may itself be a label's ("Credit: Copyright 2020 Jane Doe").
+        if k > 0 and (
+            DATELINE_RE.match(line, tok.start())
+            or CAPTION_LABEL_RE.match(line, tok.start())
+            or CREDIT_LABEL_RE.match(line, tok.start())
+        ):
             break
         nxt = tokens[k + 1].group() if k + 1 < len(tokens) else ""
-        if text[0].isupper() and nxt[:1].islower() and nxt not in ("via", "and", "for", "of"):
+        if text[0].isupper() and nxt[:1].islower() and nxt not in CREDIT_JOINERS:
             break  # "The president": the article's sentence starts here
         stop = tok.end()
     return stop
 
 
-def _prose_start(line: str, start: int, end: int, max_words: int = 30) -> int | None:
+def _prose_start(line: str, start: int, end: int) -> int | None:
     """Where the article's sentence resumes after a caption or teaser starting at `start`."""
     tokens = _tokens(line, start, end)
-    for k in range(1, min(len(tokens), max_words)):
+    for k in range(1, min(len(tokens), RESUME_MAX_WORDS)):
         text, prev = tokens[k].group(), tokens[k - 1].group()
-        if not STARTS_CAPITAL_RE.match(text):
+        if not STARTS_SENTENCE_RE.match(text):
             continue
         if text.strip("\"“‘'") in OPENERS or prev[-1] in "'’\"”" or DATELINE_RE.match(line, tokens[k].start()):
             return tokens[k].start()
-    if len(tokens) <= 15:  # a headline or caption alone
+    if len(tokens) <= LONE_LABEL_MAX_WORDS:
         return end
-    for k in range(3, min(len(tokens) - 1, max_words)):  # "... victory Tillerson, for his part"
+    for k in range(NAME_RESUME_MIN_WORDS, min(len(tokens) - 1, RESUME_MAX_WORDS)):
         text, prev, nxt = tokens[k].group(), tokens[k - 1].group(), tokens[k + 1].group()
-        if STARTS_CAPITAL_RE.match(text) and prev[-1].islower() and nxt[:1].islower():
+        if STARTS_SENTENCE_RE.match(text) and prev[-1].islower() and nxt[:1].islower():
             return tokens[k].start()
     return None
-
-
-def _is_quote(segment: str) -> bool:
-    return bool(QUOTE_RE.search(segment) and ATTRIBUTION_RE.search(segment))
 
 
 def _is_caps_word(token: str) -> bool:
@@ -419,17 +520,17 @@ def _starts_block(text: str, pos: int) -> bool:
     j = pos
     while j > 0 and text[j - 1] in " \t":
         j -= 1
-    return j == 0 or text[j - 1] == "\n" or pos - j >= 2 or (pos - j == 1 and text[j - 1] in SENTENCE_CLOSERS)
+    return j == 0 or text[j - 1] == "\n" or pos - j >= BLOCK_BREAK_SPACES or (pos - j == 1 and text[j - 1] in SENTENCE_CLOSERS)
 
 
 def gallery_totals(raw: str) -> frozenset[int]:
-    """Totals of bare counters ("3/12") that number at least two items of one gallery in `raw`."""
+    """Totals of bare counters ("3/12") that number at least `GALLERY_MIN_ITEMS` items of one gallery in `raw`."""
     indices: dict[int, set[int]] = {}
     for m in BARE_COUNTER_RE.finditer(raw) if COUNTER_HINT_RE.search(raw) else ():
         n, total = int(m.group(1)), int(m.group(2))
         if 1 <= n <= total and _starts_block(raw, m.start()):
             indices.setdefault(total, set()).add(n)
-    return frozenset(total for total, ns in indices.items() if len(ns) >= 2)
+    return frozenset(total for total, ns in indices.items() if len(ns) >= GALLERY_MIN_ITEMS)
 
 
 def _is_counter(m: re.Match[str], galleries: frozenset[int]) -> bool:
@@ -453,8 +554,9 @@ def _gallery_captions(line: str, galleries: frozenset[int]) -> list[tuple[int, i
     counters = [*GALLERY_COUNTER_RE.finditer(line), *(BARE_COUNTER_RE.finditer(line) if galleries else [])]
     counters = [m for m in counters if _is_counter(m, galleries) and _starts_block(line, m.start())]
     found: list[tuple[int, int, str]] = []
+    segs = segments(line)
     for m in counters:
-        seg_end = next((b for a, b in segments(line) if a <= m.start() < b), len(line))
+        seg_end = _segment_end(segs, m.start(), len(line))
         resume = _prose_start(line, m.end(), seg_end)
         if resume is None and len(line[m.end() : seg_end].split()) <= CAPTION_MAX_WORDS:
             resume = seg_end
@@ -482,8 +584,10 @@ def _caption_blocks(line: str) -> list[tuple[int, int]]:
 def _is_credit_tail(words: list[str]) -> bool:
     """Do these words name who is credited ("Jane Doe / For Example Daily"), rather than run on as prose?"""
     lowercase = [w for w in words if w[:1].islower() and w.lower() not in CREDIT_CONNECTORS]
-    sentence_ends = [w for w in words[:-1] if w.endswith(("!", "?")) or (w.endswith(".") and len(w.strip(".")) > 3)]
-    return len(words) <= CREDIT_TAIL_MAX_WORDS and len(lowercase) <= 1 and not sentence_ends
+    sentence_ends = [
+        w for w in words[:-1] if w.endswith(("!", "?")) or (w.endswith(".") and len(w.strip(".")) > ABBREVIATION_MAX_LETTERS)
+    ]
+    return len(words) <= CREDIT_TAIL_MAX_WORDS and len(lowercase) <= CREDIT_TAIL_MAX_LOWERCASE and not sentence_ends
 
 
 def _block_credit(line: str, start: int, end: int) -> tuple[int, int] | None:
@@ -500,11 +604,11 @@ def _block_credit(line: str, start: int, end: int) -> tuple[int, int] | None:
             found.append((m.start(), m.end() + len(line[m.end() : end].rstrip())))  # to the block's end
         elif (stop := _credit_end(line, m.end(), end)) > m.end():
             found.append((m.start(), stop))
-    if name := NAME_PHOTO_RE.search(line, max(start, end - 200), end):  # only at the block's end
+    if name := NAME_PHOTO_RE.search(line, max(start, end - NAME_PHOTO_WINDOW_CHARS), end):
         found.append((name.start(), name.end()))
     for a, b in sorted(found):
         rest = line[b:end].strip()
-        if not rest or STARTS_CAPITAL_RE.match(rest):
+        if not rest or STARTS_SENTENCE_RE.match(rest):
             return a, b
     return None
 
@@ -518,8 +622,8 @@ def _is_caption(text: str, max_words: int = CAPTION_BLOCK_MAX_WORDS) -> bool:
     caption = CAPTION_BULLET_RE.sub("", text.strip(), count=1).rstrip(" -–—|:;,")
     quote = ATTRIBUTION_RE.search(caption) and (caption[0] in '"“' or QUOTED_WORDS_RE.search(caption))
     return (
-        2 <= len(caption.split()) <= max_words
-        and STARTS_CAPITAL_RE.match(caption) is not None
+        CAPTION_MIN_WORDS <= len(caption.split()) <= max_words
+        and STARTS_SENTENCE_RE.match(caption) is not None
         and not STORY_DATELINE_RE.match(caption)
         and not quote
     )
@@ -550,7 +654,9 @@ def captions_between_paragraphs(line: str, opening: bool = False) -> list[tuple[
         if n == 0:
             continue
         prev = line[blocks[n - 1][0] : blocks[n - 1][1]].strip()
-        if (CAPTION_BULLET_RE.match(prev) or not SENTENCE_END_RE.search(prev)) and _is_caption(prev, 30):
+        if (CAPTION_BULLET_RE.match(prev) or not SENTENCE_END_RE.search(prev)) and _is_caption(
+            prev, CAPTION_BEFORE_CREDIT_MAX_WORDS
+        ):
             found.append((blocks[n - 1][0], credit[1], "caption"))
     return found
 
@@ -566,7 +672,7 @@ def inline_furniture(line: str, galleries: frozenset[int] = frozenset()) -> list
     for n, (a, b) in enumerate(segs):
         seg = line[a:b]
         words = len(seg.split())
-        if words <= PROMPT_MAX_WORDS and not _is_quote(seg):
+        if words <= PROMPT_MAX_WORDS and not is_attributed_quote(seg):
             calls = bool(PROMPT_START_RE.match(seg)) and not SHARE_LABEL_RE.match(seg)
             if calls or (SECOND_PERSON_RE.search(seg) and SUBSCRIPTION_RE.search(seg)):
                 prompt_segs.add(n)
@@ -575,10 +681,10 @@ def inline_furniture(line: str, galleries: frozenset[int] = frozenset()) -> list
     # A question to the reader right before or after a prompt belongs to it ("Want more updates?").
     for n, (a, b) in enumerate(segs):
         seg = line[a:b]
-        question = n not in prompt_segs and seg.rstrip().endswith("?") and len(seg.split()) <= 15
+        question = n not in prompt_segs and seg.rstrip().endswith("?") and len(seg.split()) <= READER_QUESTION_MAX_WORDS
         if (
             question
-            and not _is_quote(seg)
+            and not is_attributed_quote(seg)
             and (n + 1 in prompt_segs or n - 1 in prompt_segs)
             and (SECOND_PERSON_RE.search(seg) or READER_QUESTION_RE.match(seg))
         ):
@@ -597,8 +703,7 @@ def inline_furniture(line: str, galleries: frozenset[int] = frozenset()) -> list
             found.append((m.start(), max(end, m.end()), "credit"))
     for regex, reason in ((CAPTION_LABEL_RE, "caption"), (TEASER_LABEL_RE, "teaser")):
         for m in regex.finditer(line):
-            seg_end = next((b for a, b in segs if a <= m.start() < b), len(line))
-            resume = _prose_start(line, m.end(), seg_end)
+            resume = _prose_start(line, m.end(), _segment_end(segs, m.start(), len(line)))
             found.append((m.start(), resume if resume is not None else m.end(), reason))
     for regex in CREDIT_SHAPE_RES:
         for m in regex.finditer(line):
@@ -608,7 +713,7 @@ def inline_furniture(line: str, galleries: frozenset[int] = frozenset()) -> list
         if tok is not None and tok.group().lower().strip(".,:|") in SOCIAL_NAMES:
             run.append(tok)
             continue
-        if len(run) >= 3:
+        if len(run) >= SHARE_BUTTONS_MIN_RUN:
             end = run[-1].end()
             if tok is not None and tok.group().startswith("http"):
                 end = tok.end()
@@ -674,13 +779,13 @@ def clean_text(raw: str, boilerplate: Boilerplate | None = None, group: str | No
             result.removed.append(("list header", stripped))
             continue
         if reason := _is_furniture_line(stripped):
-            if not seen_prose and result.published is None and re.match(r"^\s*(date|published|updated)\b", stripped, re.I):
-                result.published = _extract_date(stripped)
+            # a date inside page furniture ("Date:2025-04-11 02:09:25" in a site's header) is the
+            # page's, which on a republished story is years after the story's: never taken for it
             result.removed.append((reason, stripped))
             continue
         if in_link_list:
             # Teasers under a list header can be whole sentences; only a full paragraph ends the list.
-            if not (_is_prose(stripped) and len(stripped) >= 150):
+            if not (_is_prose(stripped) and len(stripped) >= LINK_LIST_END_MIN_CHARS):
                 result.removed.append(("link list", stripped))
                 continue
             in_link_list = False
@@ -695,16 +800,19 @@ def clean_text(raw: str, boilerplate: Boilerplate | None = None, group: str | No
 
     for line in header:
         date = _extract_date(line)
-        if date and len(line.split()) <= 6:
+        if date and PAGE_STAMP_RE.match(line):
+            # "Date:2025-04-11 02:09:25", "Updated: ...": the site template's stamp of the page,
+            # which on a republished story is years after the story; never taken for its date
+            result.removed.append(("page date stamp", line))
+        elif date and len(line.split()) <= DATE_LINE_MAX_WORDS:
             result.published = result.published or date
-        elif result.title is None and len(line.split()) >= 3:
+        elif result.title is None and len(line.split()) >= TITLE_MIN_WORDS:
             result.title = _strip_site_suffix(line)
         else:
             result.removed.append(("header", line))
-    if kept and (m := DATELINE_AGENCY_RE.match(kept[0])):
-        result.publisher = AGENCIES[m.group(1)]
+    if kept and (m := WIRE_DATELINE_RE.match(kept[0])):
+        result.publisher = m.group("agency")
     if result.title is None and kept:
-        first = re.split(r"(?<=[.!?])\s", kept[0], maxsplit=1)[0]
-        result.title = first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "…"
+        result.title = _fallback_title(kept[0])
     result.text = "\n".join(kept)
     return result

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from qa.errors import BadInput
 from qa.ingest.boilerplate import Boilerplate
 from qa.ingest.cleaning import clean_text
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".jsonl"}
 METADATA_FILE = "metadata.json"
@@ -69,14 +74,44 @@ def _read_text(path: Path, warn: Warn) -> str | None:
     return text
 
 
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # imported lazily: only Markdown needs it
+
+    return MarkdownIt("commonmark")
+
+
+def _inline_text(children: list[Token]) -> str:
+    """The words of one paragraph or heading: emphasis and link syntax go, images go entirely."""
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "code_inline", "html_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+    return "".join(parts)
+
+
 def _markdown_to_text(text: str) -> str:
-    text = re.sub(r"```.*?```", "", text, flags=re.S)
-    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)  # images
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links keep their words
-    text = re.sub(r"^\s{0,3}#{1,6}\s*", "", text, flags=re.M)
-    text = re.sub(r"^\s{0,3}>\s?", "", text, flags=re.M)
-    text = re.sub(r"(\*\*|__|\*|`)(?=\S)(.+?)(?<=\S)\1", r"\2", text)
-    return text
+    """The text a Markdown file shows, for cleaning like any other text.
+
+    Lines stay lines (cleaning judges each one: title, date, prose), so a paragraph keeps its line
+    breaks; list items keep their marker ("- ", "3. "), which tells cleaning they are list items;
+    fenced code is dropped, an indented block (in a scrape, more often indented prose than code)
+    and raw HTML are kept as written. The document's text, and every passage offset, is what
+    cleaning makes of this.
+    """
+    lines: list[str] = []
+    marker = ""
+    for token in _markdown().parse(text):
+        if token.type == "list_item_open":
+            marker = f"{token.info}{token.markup} "
+        elif token.type == "inline":
+            lines.append(marker + _inline_text(token.children or []))
+            marker = ""
+        elif token.type in ("code_block", "html_block"):
+            lines.append(token.content.rstrip("\n"))
+    return "\n".join(lines)
 
 
 def _html_document(html: str) -> dict | None:
@@ -141,13 +176,14 @@ class _Raw:
     group: str
 
 
-def group_of(url: str | None, folder: str) -> str:
-    """Documents of one outlet share furniture: group by URL host when known, else by folder."""
+def group_of(url: str | None, root: str) -> str:
+    """Documents of one outlet share furniture: group by URL host when known, else by `root`, the
+    folder or file given to `qa index` (`index_root`)."""
     host = urlparse(url).netloc.lower() if url else ""
-    return host.removeprefix("www.") if host else folder
+    return host.removeprefix("www.") if host else root
 
 
-def _jsonl_raw(path: Path, base_id: str, folder: str, warn: Warn) -> Iterator[_Raw]:
+def _jsonl_raw(path: Path, base_id: str, root: str, warn: Warn) -> Iterator[_Raw]:
     text = _read_text(path, warn)
     if text is None:
         return
@@ -164,13 +200,14 @@ def _jsonl_raw(path: Path, base_id: str, folder: str, warn: Warn) -> Iterator[_R
             continue
         doc_id = str(record.get("id") or f"{base_id}/{lineno}")
         url = record.get("url") if isinstance(record.get("url"), str) else None
-        yield _Raw(doc_id, record["text"], record, f"{path}:{lineno}", group_of(url, folder))
+        yield _Raw(doc_id, record["text"], record, f"{path}:{lineno}", group_of(url, root))
 
 
-def _file_raw(path: Path, doc_id: str, meta: dict, folder: str, warn: Warn) -> Iterator[_Raw]:
+def _file_raw(path: Path, doc_id: str, meta: dict, root: str, warn: Warn) -> Iterator[_Raw]:
+    """The documents one file holds (a `.jsonl` file holds many), read but not yet cleaned."""
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from _jsonl_raw(path, doc_id, folder, warn)
+        yield from _jsonl_raw(path, doc_id, root, warn)
         return
     text = _read_text(path, warn)
     if text is None:
@@ -185,7 +222,7 @@ def _file_raw(path: Path, doc_id: str, meta: dict, folder: str, warn: Warn) -> I
     elif suffix in {".md", ".markdown"}:
         text = _markdown_to_text(text)
     url = meta.get("url") if isinstance(meta.get("url"), str) else None
-    yield _Raw(doc_id, text, meta, str(path), group_of(url, folder))
+    yield _Raw(doc_id, text, meta, str(path), group_of(url, root))
 
 
 def _folder_metadata(folder: Path, warn: Warn) -> dict[str, dict]:
@@ -230,7 +267,7 @@ def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
     if missing:
         raise CorpusError(f"no such file or folder: {', '.join(missing)}")
     folder_meta: dict[Path, dict[str, dict]] = {}
-    raws: list[tuple[_Raw, Path]] = []
+    raws: list[tuple[_Raw, str]] = []  # each with its index root
     for path, doc_id, folder, given in iter_sources(paths):
         meta: dict = {}
         if folder is not None:
@@ -240,12 +277,13 @@ def load_documents(paths: list[Path], warn: Warn) -> Iterator[Document]:
         elif path.suffix.lower() not in TEXT_SUFFIXES:
             warn(f"skipped {path}: unsupported file type (use .txt, .md, .html or .jsonl)")
             continue
-        raws.extend((raw, given) for raw in _file_raw(path, doc_id, meta, index_root(given), warn))
+        root = index_root(given)
+        raws.extend((raw, root) for raw in _file_raw(path, doc_id, meta, root, warn))
     boilerplate = Boilerplate.learn((raw.group, raw.text) for raw, _ in raws)
-    for raw, given in raws:
+    for raw, root in raws:
         doc = make_document(raw.doc_id, raw.text, raw.meta, raw.source, boilerplate, raw.group)
         if doc is None:
             warn(f"skipped {raw.source}: nothing left after removing page furniture")
             continue
-        doc.root = index_root(given)
+        doc.root = root
         yield doc

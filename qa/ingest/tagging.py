@@ -27,6 +27,7 @@ Span = tuple[int, int, str]  # (start, end, label), offsets into the document te
 _NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS"}
 _MODIFIER_TAGS = {"JJ", "JJR", "JJS", "CD", "VBN", "VBG", "HYPH", "NN", "NNS", "NNP", "NNPS", "POS"}
 _DROP_LEADING = {"DT", "PRP$", "WDT", "PDT"}
+BATCH_SIZE = 64  # passages spaCy tags at a time; progress is reported once a batch
 
 
 class TaggerError(Unavailable):
@@ -84,7 +85,7 @@ class SpanTagger:
     ) -> list[list[Span]]:
         """Spans for each text; `offsets[i]` is where text i starts in its document."""
         results: list[list[Span]] = []
-        for i, doc in enumerate(self.nlp.pipe(texts, batch_size=64)):
+        for i, doc in enumerate(self.nlp.pipe(texts, batch_size=BATCH_SIZE)):
             base = offsets[i]
             spans: list[Span] = [(base + e.start_char, base + e.end_char, e.label_) for e in doc.ents]
             entity_ranges = {(s, e) for s, e, _ in spans}
@@ -93,8 +94,8 @@ class SpanTagger:
             ]
             spans.sort()
             results.append(spans)
-            if progress and (i + 1) % 64 == 0:
-                progress(64)
-        if progress and len(texts) % 64:
-            progress(len(texts) % 64)
+            if progress and (i + 1) % BATCH_SIZE == 0:
+                progress(BATCH_SIZE)
+        if progress and len(texts) % BATCH_SIZE:
+            progress(len(texts) % BATCH_SIZE)
         return results

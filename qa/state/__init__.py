@@ -7,39 +7,10 @@
 
 from __future__ import annotations
 
-from qa.state.base import (
-    DEDUPE_TTL_S,
-    HEARTBEAT_S,
-    LEADER_TTL_S,
-    Codec,
-    Dedupe,
-    Leader,
-    Lockable,
-    Records,
-    State,
-    StateUnavailable,
-    process_identity,
-)
-from qa.state.memory import MemoryDedupe, MemoryRecords, MemoryState, SoleLeader
+from qa.state.base import DEDUPE_TTL_S, Codec, Leader, State, StateUnavailable
+from qa.state.memory import MemoryState
 
-__all__ = [
-    "DEDUPE_TTL_S",
-    "HEARTBEAT_S",
-    "LEADER_TTL_S",
-    "Codec",
-    "Dedupe",
-    "Leader",
-    "Lockable",
-    "MemoryDedupe",
-    "MemoryRecords",
-    "MemoryState",
-    "Records",
-    "SoleLeader",
-    "State",
-    "StateUnavailable",
-    "open_state",
-    "process_identity",
-]
+__all__ = ["DEDUPE_TTL_S", "Codec", "Leader", "MemoryState", "State", "StateUnavailable", "open_state"]
 
 
 def open_state(url: str) -> State:

@@ -1,8 +1,9 @@
-"""Index backends behind one interface (`qa.stores.base`): the local snapshot directory and
-PostgreSQL with pgvector. `open_store` picks one from the settings (`QA_STORE_URL`).
+"""Index backends behind one interface (`qa.stores.base.Store`): the local snapshot directory
+(`qa.stores.local`) and PostgreSQL with pgvector (`qa.stores.postgres`). `open_store` picks one
+from the settings (`QA_STORE_URL`).
 
-Backends are imported lazily: the local one needs no database driver, and `qa.index` imports
-`qa.stores.base` itself.
+Backends are imported lazily: the local one needs no database driver, and loading the
+PostgreSQL driver is wasted time for a process that reads a snapshot directory.
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ if TYPE_CHECKING:
     from qa.stores.base import Store
 
 
-def is_postgres_url(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
-
-
 def open_store(settings: Settings) -> Store:
     """The store the settings name: PostgreSQL for a postgresql:// URL, else the snapshot directory."""
-    if is_postgres_url(settings.store_url):
+    if settings.postgres:
         from qa.stores.postgres.store import PgStore
 
         return PgStore(

@@ -1,20 +1,22 @@
-"""What every index backend offers: the reading side the pipeline answers from, the writing side
-`qa index`, `qa docs` and `qa remove` drive.
+"""What every index backend offers: the reading side the pipeline answers from (`IndexReader`),
+the writing side `qa index`, `qa docs` and `qa remove` drive (`Store`).
 
-Two backends implement it: the local snapshot directory (`qa.index`, `qa.snapshots`) and
-PostgreSQL with pgvector (`qa.stores.postgres`). Retrieval fuses the candidates a backend
-returns with one piece of code (`qa.retrieval`), and the answerer reads documents, passage
-frequencies and the passage count through the same mappings, so both backends give the same
-answers as long as they return the same candidates with the same raw scores: cosine for the
-dense side, bm25s's Lucene BM25 (k1 1.5, b 0.75) for the sparse side.
+Two backends implement it: the local snapshot directory (`qa.stores.local`) and PostgreSQL with
+pgvector (`qa.stores.postgres`). Retrieval fuses the candidates a backend returns with one piece
+of code (`qa.retrieval`), and the answerer reads documents, passage frequencies and the passage
+count through the same mappings, so both backends give the same answers as long as they return
+the same candidates with the same raw scores: cosine for the dense side, bm25s's Lucene BM25
+(`BM25_K1`, `BM25_B`, `bm25_idf`) for the sparse side.
 """
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -22,7 +24,19 @@ from qa.errors import StoreError
 from qa.ingest.chunking import Passage
 from qa.ingest.sources import Document
 
-BM25_K1, BM25_B = 1.5, 0.75  # bm25s.BM25() defaults (method "lucene"), which the local index uses
+if TYPE_CHECKING:
+    from embeddings.encoder import Encoder
+    from qa.ingest.tagging import SpanTagger
+
+# BM25 as bm25s scores it (method "lucene"): the local index hands these to bm25s, PostgreSQL
+# computes the same formula from them (`qa.stores.postgres.bm25`).
+BM25_METHOD = "lucene"
+BM25_K1, BM25_B = 1.5, 0.75
+
+
+def bm25_idf(df: int, n: int) -> float:
+    """A term's BM25 weight: in `df` of `n` passages, as bm25s's "lucene" idf (never negative)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 class IndexChanged(StoreError):
@@ -50,7 +64,11 @@ class Candidates:
 
 
 class IndexReader(Protocol):
-    """One published version of the index, as the retriever, answerer and front ends read it."""
+    """One published version of the index, as the retriever, answerer and front ends read it.
+
+    A loaded snapshot (`qa.stores.local.index.Index`) or a view of the database at one version
+    (`qa.stores.postgres.reader.PgIndex`).
+    """
 
     @property
     def version(self) -> str: ...
@@ -93,44 +111,75 @@ class BuildReport:
         return bool(self.added or self.updated or self.removed)
 
 
-class Store(Protocol):
-    """Where the index lives: publishes new versions and opens the live one."""
+@dataclass
+class BuildRequest:
+    """One `Store.build` call's arguments, as the backend's `_build` receives them."""
+
+    documents: Iterable[Document]
+    encoder: Encoder
+    max_chars: int
+    progress: Callable[[int, int], None] | None = None
+    scanned_roots: list[str] | None = None
+    ann_threshold: int = 50_000
+    tagger: SpanTagger | None = None  # None: the default spaCy pipeline
+    rebuild: bool = False
+
+
+class Store(ABC):
+    """Where an index lives, whichever backend: publishes new versions and opens the live one.
+
+    The base class of `LocalStore` (a snapshot directory) and `PgStore` (PostgreSQL): the
+    pipeline, the CLI and the benchmarks hold a `Store` and never ask which. `build` is defined
+    here once for both; each backend writes in its own `_build`.
+    """
 
     @property
+    @abstractmethod
     def location(self) -> str:
         """Where the index is, for messages (a directory, or a URL without its password)."""
-        ...
 
-    def exists(self) -> bool: ...
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether a version has been published (False, never `NoIndex`, before the first `qa index`)."""
 
+    @abstractmethod
     def current_version(self) -> str | None:
         """The live version, cheaply: long-running processes poll it to notice a new index."""
-        ...
 
+    @abstractmethod
     def open(self, model: str, backend: str) -> IndexReader:
-        """The live index; refused when it was built with another model or encoder runtime."""
-        ...
+        """The live index: `NoIndex` before the first build; refused when built with another model or runtime."""
 
+    @abstractmethod
     def lock(self, wait_s: float = 0.0) -> AbstractContextManager[None]:
         """Exclusive writer lock; StoreError naming the other `qa index` past `wait_s`."""
-        ...
 
     def build(
         self,
         documents: Iterable[Document],
-        encoder: Any,
+        encoder: Encoder,
         max_chars: int,
         progress: Callable[[int, int], None] | None = None,
         scanned_roots: list[str] | None = None,
         ann_threshold: int = 50_000,
-        tagger: Any = None,
+        tagger: SpanTagger | None = None,
         rebuild: bool = False,
     ) -> BuildReport:
-        """Index `documents` incrementally (see `qa.index.build_index`) and publish, all or nothing."""
-        ...
+        """Index `documents` and publish, all or nothing. Hold `lock()`.
 
+        Incremental by content hash (`qa.stores.build.classify_documents`): with `scanned_roots`,
+        documents indexed from other folders are kept. `rebuild` starts from an empty index.
+        """
+        return self._build(BuildRequest(documents, encoder, max_chars, progress, scanned_roots, ann_threshold, tagger, rebuild))
+
+    @abstractmethod
+    def _build(self, request: BuildRequest) -> BuildReport:
+        """The backend's side of `build`."""
+
+    @abstractmethod
     def remove(self, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
-        """Delete documents; returns (removed, unknown ids). Hold the lock."""
-        ...
+        """Delete documents; returns (removed, unknown ids). Hold the lock; `NoIndex` if there is none."""
 
-    def close(self) -> None: ...
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (nothing to do for a directory)."""

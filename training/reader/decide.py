@@ -11,7 +11,7 @@ Cases, each read through the shipped pipeline (retriever → feature scorer → 
   the answer holds an accepted answer and cites a gold document.
 Articles 0-17 fitted the reader; 24-47 are never read.
 
-A logistic regression (scikit-learn, written as JSON) weighs `DECISION_FEATURES` of every window
+A logistic regression (scikit-learn, written as JSON) weighs `DecisionFeatures` of every window
 the reader read: is answering from this window right? At answer time the likeliest window answers
 when its probability reaches the threshold. Figures are
 cross-validated by article (each article's cases scored by a model fitted without them); the
@@ -35,12 +35,12 @@ from sklearn.preprocessing import StandardScaler
 
 from embeddings.encoder import load_encoder
 from qa.answering.answerer import Answerer
-from qa.answering.reader import CONFIG_FILE, DECISION_FEATURES, READ_SENTENCES, READER_DIR, Decision, Reader, ReaderStage
+from qa.answering.reader import CONFIG_FILE, READ_SENTENCES, READER_DIR, Decision, DecisionFeatures, Reader, ReaderStage
 from qa.answering.scorer import LinearModel, ScoredAnswer, sigmoid
 from qa.config import get_settings
 from qa.evaluation.squad import TRAIN_ARTICLES, contains_gold, f1, load_squad
 from qa.pipeline import QAPipeline
-from training.answerer import HALVES, NEAR_MISS_POOL, ROOT, SQUAD, as_dict, training_indexes
+from training.answerer import HALVES, NEAR_MISS_POOL, ROOT, SQUAD, matrix, training_indexes
 from training.reader.data import DEV_VALIDATION, SQUAD_DIR
 
 NEWS_QUESTIONS = ROOT / "bench" / "data" / "news_dev_questions.jsonl"
@@ -52,7 +52,7 @@ ANSWERABLE = ("own", "news_answerable")
 class Row:
     """One window the reader read: the decision's features, and whether answering from it is right."""
 
-    features: list[float]
+    features: DecisionFeatures
     right: bool
     short_f1: float
 
@@ -68,9 +68,9 @@ Judge = Callable[[ScoredAnswer], tuple[bool, float]]
 
 
 def always_answer(read_sentences: int) -> Decision:
-    names = DECISION_FEATURES
+    names = DecisionFeatures.names()
     zeros, ones = tuple(0.0 for _ in names), tuple(1.0 for _ in names)
-    return Decision(LinearModel(names, zeros, 0.0, zeros, ones), 0.0, read_sentences)
+    return Decision(LinearModel.fitted(names, zeros, 0.0, zeros, ones), 0.0, read_sentences)
 
 
 def read_case(answerer: Answerer, stage: ReaderStage, question: str, hits: list, judge: Judge) -> list[Row]:
@@ -173,18 +173,12 @@ def news_cases(reader: Reader, index_dir: Path, read_sentences: int) -> list[Cas
 
 def fit(cases: list[Case]) -> LinearModel:
     """Logistic regression over every window read: is answering from this window right?"""
-    x = np.array([r.features for c in cases for r in c.rows])
+    x = matrix([r.features for c in cases for r in c.rows])
     y = np.array([r.right for c in cases for r in c.rows])
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     model = LogisticRegression(C=1.0, max_iter=2000).fit((x - scaler.mean_) / scale, y)
-    return LinearModel(
-        DECISION_FEATURES,
-        tuple(float(v) for v in model.coef_[0]),
-        float(model.intercept_[0]),
-        tuple(float(v) for v in scaler.mean_),
-        tuple(float(v) for v in scale),
-    )
+    return LinearModel.fitted(DecisionFeatures.names(), model.coef_[0], float(model.intercept_[0]), scaler.mean_, scale)
 
 
 @dataclass
@@ -250,10 +244,13 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     reader = Reader()
-    key = f"{reader.config['sha256']}:{args.read_sentences}:{','.join(DECISION_FEATURES)}"
+    key = f"{reader.config['sha256']}:{args.read_sentences}:{','.join(DecisionFeatures.names())}:by-name"
     cached = json.loads(args.cache.read_text()) if args.cache.exists() and not args.limit else {}
     if cached.get("key") == key:
-        cases = [Case(c["group"], c["setting"], [Row(**r) for r in c["rows"]]) for c in cached["cases"]]
+        cases = [
+            Case(c["group"], c["setting"], [Row(DecisionFeatures(**r["features"]), r["right"], r["short_f1"]) for r in c["rows"]])
+            for c in cached["cases"]
+        ]
     else:
         cases = squad_cases(reader, get_settings().top_k, args.read_sentences, args.limit)
         print(f"{len(cases)} SQuAD cases read in {time.perf_counter() - started:.0f} s", flush=True)
@@ -289,10 +286,10 @@ def main() -> None:
         "read_sentences": args.read_sentences,
         "threshold": round(best, 4),
         "cross_validated": {k: round(v, 4) for k, v in acc.items()},
-        "model": as_dict(model),
+        "model": model.to_dict(),
     }
     config_path.write_text(json.dumps(config, indent=1) + "\n")
-    print("weights: " + ", ".join(f"{n} {c:+.2f}" for n, c in zip(model.names, model.coef, strict=True)))
+    print("weights: " + ", ".join(f"{n} {w.coef:+.2f}" for n, w in model.weights.items()))
     print(f"wrote {config_path} in {time.perf_counter() - started:.0f} s")
 
 

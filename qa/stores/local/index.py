@@ -21,7 +21,7 @@ from qa.errors import StoreError
 from qa.ingest.chunking import Passage, chunk_document
 from qa.ingest.sources import Document
 from qa.ingest.tagging import SpanTagger
-from qa.stores.base import BuildReport, Candidates
+from qa.stores.base import BM25_B, BM25_K1, BM25_METHOD, BuildReport, Candidates
 from qa.stores.build import check_compatible, classify_documents, indexed_text, tag_and_encode, text_key
 from qa.stores.local.snapshots import Snapshot, Snapshots
 from qa.stores.local.vectors import DEFAULT_ANN_THRESHOLD, VectorIndex
@@ -35,6 +35,8 @@ BM25_DIR = "bm25"
 
 @dataclass
 class Index:
+    """One snapshot, loaded: the `IndexReader` of the local backend."""
+
     snapshot: Snapshot
     documents: dict[str, Document]
     passages: list[Passage]
@@ -73,17 +75,17 @@ class Index:
         return Candidates([self.passages[i] for i in ids], dense, bm25_all[ids].astype(np.float32))
 
 
-def _current_index(store: Snapshots, encoder: Encoder) -> Index | None:
+def _current_index(snapshots: Snapshots, encoder: Encoder) -> Index | None:
     """The live snapshot, or None if there is none yet. A damaged or incompatible one raises."""
-    if not store.exists():
+    if not snapshots.exists():
         return None
-    return load_index(store, encoder.model_name, encoder.backend)
+    return load_index(snapshots, encoder.model_name, encoder.backend)
 
 
 def build_index(
     documents: Iterable[Document],
     encoder: Encoder,
-    store: Snapshots,
+    snapshots: Snapshots,
     max_chars: int,
     progress: Callable[[int, int], None] | None = None,
     scanned_roots: list[str] | None = None,
@@ -96,10 +98,10 @@ def build_index(
     under a scanned root that were not found again are removed, unchanged documents keep their
     passages and vectors. Without it, `documents` is the whole new index. Either way a passage
     whose text is already in the live snapshot is not encoded (nor tagged) again. Call with
-    `store.lock()` held.
+    `snapshots.lock()` held.
     """
     tagger = tagger or SpanTagger()
-    previous = _current_index(store, encoder)
+    previous = _current_index(snapshots, encoder)
     old_docs = previous.documents if previous else {}
     report, new_docs, kept = classify_documents(
         documents, {d: (doc.content_hash, doc.root) for d, doc in old_docs.items()}, scanned_roots
@@ -157,12 +159,12 @@ def build_index(
         report.version = previous.version  # nothing to write
         return report
     identity = {"model": encoder.model_name, "backend": encoder.backend, "dim": encoder.dim, "ner_model": tagger.model}
-    report.version = write_snapshot(store, new_docs, passages, vectors, identity, max_chars, ann_threshold).version
+    report.version = write_snapshot(snapshots, new_docs, passages, vectors, identity, max_chars, ann_threshold).version
     return report
 
 
 def write_snapshot(
-    store: Snapshots,
+    snapshots: Snapshots,
     docs: dict[str, Document],
     passages: list[Passage],
     vectors: np.ndarray,
@@ -175,11 +177,11 @@ def write_snapshot(
     `identity` is the encoder's {"model", "backend", "dim"}, recorded so other encoders are refused.
     """
     tokens = terms_batch([indexed_text(p, docs[p.doc_id]) for p in passages])
-    bm25 = bm25s.BM25()
+    bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B, method=BM25_METHOD)
     bm25.index(tokens, show_progress=False)
     passage_freq = Counter(t for toks in tokens for t in set(toks))
 
-    tmp = store.new_snapshot_dir()
+    tmp = snapshots.new_snapshot_dir()
     with open(tmp / DOCUMENTS, "w", encoding="utf-8") as fh:
         for doc in docs.values():
             fh.write(json.dumps(doc.to_dict(), ensure_ascii=False) + "\n")
@@ -198,12 +200,12 @@ def write_snapshot(
         "max_passage_chars": max_chars,
         "vector_index": vector_index.params,
     }
-    return store.publish(tmp, manifest)
+    return snapshots.publish(tmp, manifest)
 
 
-def remove_documents(store: Snapshots, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
-    """Publish a snapshot without these documents; returns (removed, unknown ids). Hold the lock."""
-    index = load_index(store, model, backend)
+def remove_documents(snapshots: Snapshots, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
+    """Publish a snapshot without these documents; returns (removed, unknown ids). Hold the lock; `NoIndex` if none."""
+    index = load_index(snapshots, model, backend)
     unknown = [d for d in doc_ids if d not in index.documents]
     drop = set(doc_ids) - set(unknown)
     if drop:
@@ -211,7 +213,7 @@ def remove_documents(store: Snapshots, doc_ids: list[str], model: str, backend: 
         docs = {k: v for k, v in index.documents.items() if k not in drop}
         identity = {k: index.manifest.get(k) for k in ("model", "backend", "dim", "ner_model")}
         write_snapshot(
-            store,
+            snapshots,
             docs,
             [index.passages[i] for i in keep],
             index.vectors.vectors[keep],
@@ -221,8 +223,9 @@ def remove_documents(store: Snapshots, doc_ids: list[str], model: str, backend: 
     return sorted(drop), unknown
 
 
-def load_index(store: Snapshots, model: str, backend: str) -> Index:
-    snapshot = store.current()
+def load_index(snapshots: Snapshots, model: str, backend: str) -> Index:
+    """The live snapshot, loaded: `NoIndex` if there is none, StoreError naming the fix if it is damaged or incompatible."""
+    snapshot = snapshots.current()
     check_compatible(snapshot.manifest, snapshot.path, model, backend)
     path = snapshot.path
 

@@ -1,7 +1,7 @@
 """Versioned snapshot directories: atomic publication and one writer at a time.
 
-Nothing here knows what a snapshot holds (vectors, BM25, documents are written by `qa.index`);
-this module only makes publishing a folder of files crash-safe.
+Nothing here knows what a snapshot holds (vectors, BM25, documents are written by
+`qa.stores.local.index`); this module only makes publishing a folder of files crash-safe.
 
     index_dir/
       CURRENT            name of the live snapshot, replaced atomically
@@ -10,7 +10,7 @@ this module only makes publishing a folder of files crash-safe.
 
 A writer fills a fresh `*.tmp` folder, fsyncs it, renames it to its final name and only then
 points CURRENT at it. A crash at any moment leaves CURRENT naming the previous complete snapshot;
-readers never see a half-written one. What a snapshot holds is written by `qa.index`.
+readers never see a half-written one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from qa.errors import StoreError
+from qa.errors import NoIndex, StoreError
 
 FORMAT_VERSION = 2  # 2: passages carry entity and noun-phrase spans
 MANIFEST = "manifest.json"
@@ -54,6 +54,8 @@ def _fsync_tree(path: Path) -> None:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """One published snapshot folder and its manifest (checked complete when it was opened)."""
+
     path: Path
     manifest: dict
 
@@ -63,11 +65,15 @@ class Snapshot:
 
 
 class Snapshots:
+    """The snapshot directory `root` (see the module docstring): which snapshot is live, the writer
+    lock, and crash-safe publication of a new one. `LocalStore` is the `Store` built on it."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     # ---- reading -------------------------------------------------------------------------
     def current_name(self) -> str | None:
+        """The live snapshot's name; None before the first publication."""
         try:
             name = (self.root / CURRENT).read_text().strip()
         except FileNotFoundError:
@@ -80,9 +86,10 @@ class Snapshots:
         return self.current_name() is not None
 
     def current(self) -> Snapshot:
+        """The live snapshot, its files checked against the manifest; `NoIndex` if there is none yet."""
         name = self.current_name()
         if name is None:
-            raise StoreError(f"no index in {self.root}: build one with `qa index PATH`")
+            raise NoIndex(f"no index in {self.root}: build one with `qa index PATH`")
         path = self.root / name
         manifest_path = path / MANIFEST
         try:

@@ -1,23 +1,27 @@
-"""The local backend: versioned snapshot directories (`qa.snapshots`) built by `qa.index`.
+"""The local backend as a `Store`: one snapshot directory (`Snapshots`), whose snapshots
+`qa.stores.local.index` builds and loads.
 
-Today's behaviour, wrapped in the `Store` interface so the pipeline and the CLI drive both
-backends the same way.
+The pipeline and the CLI drive it and the PostgreSQL backend through the same `Store` interface.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from qa.ingest.sources import Document
-from qa.stores.base import BuildReport
+from qa.stores.base import BuildReport, BuildRequest, Store
 from qa.stores.local.index import Index, build_index, load_index, remove_documents
 from qa.stores.local.snapshots import Snapshots
 
 
-class LocalStore:
+class LocalStore(Store):
+    """The index in a directory of immutable snapshots (`QA_INDEX_DIR`, or a directory as `QA_STORE_URL`).
+
+    `Snapshots` publishes and locks the directory; this class adds what a `Store` does with it:
+    build (`build_index`), open (`load_index`) and remove documents.
+    """
+
     def __init__(self, root: Path) -> None:
         self.snapshots = Snapshots(root)
 
@@ -43,20 +47,19 @@ class LocalStore:
         with self.snapshots.lock(wait_s):
             yield
 
-    def build(
-        self,
-        documents: Iterable[Document],
-        encoder: Any,
-        max_chars: int,
-        progress: Callable[[int, int], None] | None = None,
-        scanned_roots: list[str] | None = None,
-        ann_threshold: int = 50_000,
-        tagger: Any = None,
-        rebuild: bool = False,
-    ) -> BuildReport:
-        if rebuild:
+    def _build(self, request: BuildRequest) -> BuildReport:
+        if request.rebuild:
             self.snapshots.clear()
-        return build_index(documents, encoder, self.snapshots, max_chars, progress, scanned_roots, ann_threshold, tagger)
+        return build_index(
+            request.documents,
+            request.encoder,
+            self.snapshots,
+            request.max_chars,
+            request.progress,
+            request.scanned_roots,
+            request.ann_threshold,
+            request.tagger,
+        )
 
     def remove(self, doc_ids: list[str], model: str, backend: str) -> tuple[list[str], list[str]]:
         return remove_documents(self.snapshots, doc_ids, model, backend)

@@ -2,19 +2,23 @@
 
 PostgreSQL proposes passages from each query term's best postings (`qa_postings`); their scores come from here,
 from stored term counts and lengths and the global term statistics, with bm25s's formula
-(method "lucene": idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf / (tf + k1 (1 - b + b dl / avgdl)),
-k1 1.5, b 0.75) and its arithmetic: per-term scores rounded to float32, summed in float32 in
-query-term order, a repeated query term counted each time. Same numbers, same fusion, same answers.
+(method "lucene": `qa.stores.base.bm25_idf` times `tf_saturation`, k1 and b from `qa.stores.base`)
+and its arithmetic: per-term scores rounded to float32, summed in float32 in query-term order, a
+repeated query term counted each time. Same numbers, same fusion, same answers.
+
+The formula also exists in SQL (`IDF_SQL`, `TF_SQL`), generated here from the same constants:
+PostgreSQL orders each term's postings by their impact and ranks candidate passages before any
+row reaches Python, and it cannot call Python to do so. The SQL only chooses which passages are
+read; every score a reader returns comes from `scores`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from qa.stores.base import BM25_B, BM25_K1
+from qa.stores.base import BM25_B, BM25_K1, bm25_idf
 
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position; passages (<= 5000 characters) stay far below
 
@@ -35,8 +39,14 @@ def tsvector_literal(tokens: Sequence[str]) -> str:
     return " ".join(f"{_quote(t)}:{','.join(map(str, sorted(set(p))))}" for t, p in positions.items())
 
 
-def idf(df: int, n: int) -> np.float32:
-    return np.float32(math.log(1 + (n - df + 0.5) / (df + 0.5)))
+def tf_saturation(tf: np.ndarray, dl: np.ndarray, avgdl: np.float64) -> np.ndarray:
+    """BM25's term-frequency part: tf / (tf + k1 (1 - b + b dl / avgdl)), in bm25s's operation order."""
+    return tf / (BM25_K1 * ((1 - BM25_B) + BM25_B * dl / avgdl) + tf)
+
+
+# The same two parts as SQL expressions over the columns named in the braces (see the module docstring).
+IDF_SQL = "ln(1 + ({n} - {df} + 0.5)::float8 / ({df} + 0.5))"
+TF_SQL = f"({{tf}})::float8 / (({{tf}}) + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * ({{dl}}) / ({{avgdl}})))"
 
 
 def scores(
@@ -60,6 +70,6 @@ def scores(
         has = counts > 0
         if not has.any():
             continue
-        tfc = counts[has] / (BM25_K1 * ((1 - BM25_B) + BM25_B * dl[has] / avgdl) + counts[has])
-        out[has] += (idf(df[term], n_passages) * tfc).astype(np.float32)
+        weight = np.float32(bm25_idf(df[term], n_passages))
+        out[has] += (weight * tf_saturation(counts[has], dl[has], avgdl)).astype(np.float32)
     return out

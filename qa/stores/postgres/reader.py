@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
+from psycopg.rows import DictRow, class_row
 from psycopg_pool import ConnectionPool
 
 from qa.ingest.chunking import Passage
 from qa.ingest.sources import Document
 from qa.stores.base import Candidates, IndexChanged
 from qa.stores.postgres import bm25
-from qa.stores.postgres.connect import db_errors
+from qa.stores.postgres.connect import Connection, db_errors
 
-DOC_COLUMNS = "doc_id, text, title, url, published, publisher, source, content_hash, root"
+DOC_FIELDS = [f.name for f in fields(Document)]  # qa_documents has a column of each name
+DOC_COLUMNS = ", ".join(DOC_FIELDS)
 MAX_EF_SEARCH = 1000
 TERM_CAP = 1000  # postings read per query term, best impact first
 
@@ -34,8 +37,9 @@ def as_array(value: Any) -> np.ndarray:
     return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=np.float32)
 
 
-def _document(row: tuple) -> Document:
-    return Document(*row)
+def _document(row: DictRow) -> Document:
+    """The document in a row that holds other columns too (the version)."""
+    return Document(**{name: row[name] for name in DOC_FIELDS})
 
 
 class _Documents(Mapping[str, Document]):
@@ -65,9 +69,9 @@ class _Documents(Mapping[str, Document]):
             "FROM qa_state s LEFT JOIN qa_documents d ON d.doc_id = %s",
             (doc_id,),
         )
-        if not rows or rows[0][1] is None:
+        if not rows or rows[0]["doc_id"] is None:
             raise KeyError(doc_id)
-        doc = _document(rows[0][1:])
+        doc = _document(rows[0])
         self._remember([doc])
         return doc
 
@@ -76,11 +80,11 @@ class _Documents(Mapping[str, Document]):
 
     def __iter__(self) -> Iterator[str]:
         rows = self._reader.query("SELECT s.version, d.doc_id FROM qa_state s JOIN qa_documents d ON true ORDER BY d.seq")
-        return iter([row[1] for row in rows])
+        return iter([row["doc_id"] for row in rows])
 
     def values(self) -> list[Document]:  # type: ignore[override]  # one query, not one per document
         rows = self._reader.query(f"SELECT s.version, {DOC_COLUMNS} FROM qa_state s JOIN qa_documents d ON true ORDER BY d.seq")
-        return [_document(row[1:]) for row in rows]
+        return [_document(row) for row in rows]
 
 
 class _PassageFreq(Mapping[str, int]):
@@ -101,26 +105,32 @@ class _PassageFreq(Mapping[str, int]):
             df = self._cache.get(term)
         if df is None:
             rows = self._reader.query("SELECT s.version, t.df FROM qa_state s LEFT JOIN qa_terms t ON t.term = %s", (term,))
-            df = int(rows[0][1] or 0) if rows else 0
+            df = int(rows[0]["df"] or 0) if rows else 0
             self.remember({term: df}, [term])
         if df <= 0:
             raise KeyError(term)
         return df
 
     def __len__(self) -> int:
-        rows = self._reader.query("SELECT s.version, count(*) FROM qa_state s, qa_terms GROUP BY s.version")
-        return int(rows[0][1]) if rows else 0
+        rows = self._reader.query("SELECT s.version, count(*) AS terms FROM qa_state s, qa_terms GROUP BY s.version")
+        return int(rows[0]["terms"]) if rows else 0
 
     def __iter__(self) -> Iterator[str]:
         rows = self._reader.query("SELECT s.version, t.term FROM qa_state s JOIN qa_terms t ON true")
-        return iter([row[1] for row in rows])
+        return iter([row["term"] for row in rows])
 
 
 class PgIndex:
     """One version of the index in PostgreSQL (see the module docstring)."""
 
     def __init__(
-        self, pool: ConnectionPool, url: str, setting: str, state: dict[str, Any], exact_below: int, owner: object = None
+        self,
+        pool: ConnectionPool[Connection],
+        url: str,
+        setting: str,
+        state: dict[str, Any],
+        exact_below: int,
+        owner: object = None,
     ) -> None:
         self._owner = owner  # the store: its pool lives as long as a reader does
         self._pool = pool
@@ -162,24 +172,26 @@ class PgIndex:
         return int(self._state["passages"])
 
     def passage_counts(self) -> dict[str, int]:
-        rows = self.query("SELECT s.version, p.doc_id, count(*) FROM qa_state s JOIN qa_passages p ON true GROUP BY 1, 2")
-        return {row[1]: int(row[2]) for row in rows}
+        rows = self.query(
+            "SELECT s.version, p.doc_id, count(*) AS passages FROM qa_state s JOIN qa_passages p ON true GROUP BY 1, 2"
+        )
+        return {row["doc_id"]: int(row["passages"]) for row in rows}
 
     # ---- queries -----------------------------------------------------------------------------
     def _check(self, version: Any) -> None:
         if version != self.version:
             raise IndexChanged()
 
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """One statement whose first column is `qa_state.version`, checked against this reader's."""
+    def query(self, sql: str, params: tuple = ()) -> list[DictRow]:
+        """One statement with a `version` column (`qa_state.version`), checked against this reader's."""
         with db_errors(self._url, self._setting), self._pool.connection() as conn:
             rows = conn.execute(sql.encode(), params).fetchall()
         if rows:
-            self._check(rows[0][0])
+            self._check(rows[0]["version"])
         else:  # nothing joined: still make sure the version is ours
             with db_errors(self._url, self._setting), self._pool.connection() as conn:
                 state = conn.execute("SELECT version FROM qa_state").fetchone()
-            self._check(state[0] if state else None)
+            self._check(state["version"] if state else None)
         return rows
 
     def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int) -> Candidates:
@@ -205,50 +217,47 @@ class PgIndex:
             "counts": counts,
             "cap": self.term_cap,
             "limit": 2 * pool,
-            "k1": bm25.BM25_K1,
-            "b": bm25.BM25_B,
             "ef": str(min(MAX_EF_SEARCH, max(40, 2 * pool))),
         }
         with db_errors(self._url, self._setting), self._pool.connection() as conn, conn.transaction():
             head = conn.execute(HEAD_SQL, params).fetchall()  # version, ef_search for this transaction, df
-            self._check(head[0][0] if head else None)
-            df = {r[1]: int(r[2]) for r in head if r[1] is not None}
+            self._check(head[0]["version"] if head else None)
+            df = {r["term"]: int(r["df"]) for r in head if r["term"] is not None}
             self._passage_freq.remember(df, terms)
             rows = conn.execute(EXACT_SQL if exact else ANN_SQL, params, binary=True).fetchall()
-            wanted = sorted({r[3] for r in rows if self._documents.cached(r[3]) is None})
+            wanted = sorted({r["doc_id"] for r in rows if self._documents.cached(r["doc_id"]) is None})
             if wanted:
-                found = conn.execute(
-                    f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s)".encode(), (wanted,), binary=True
+                found = conn.cursor(binary=True, row_factory=class_row(Document)).execute(
+                    f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s)".encode(), (wanted,)
                 )
-                self._documents._remember([_document(r) for r in found])
+                self._documents._remember(found.fetchall())
         scored = bm25.scores(
             [t for t in query_terms if t in df],
             df,
             state["passages"],
             state["total_terms"],
-            [r[9] for r in rows],
-            [r[8] for r in rows],
+            [r["tf"] for r in rows],
+            [r["n_terms"] for r in rows],
         )
-        sparse = [i for i, r in enumerate(rows) if r[2] and scored[i] > 0]
-        sparse.sort(key=lambda i: (-scored[i], rows[i][0]))
-        keep = {i for i, r in enumerate(rows) if r[1]} | set(sparse[:pool])
-        chosen = [i for i in range(len(rows)) if i in keep]
+        sparse = [i for i, r in enumerate(rows) if r["is_sparse"] and scored[i] > 0]
+        sparse.sort(key=lambda i: (-scored[i], rows[i]["id"]))
+        keep = {i for i, r in enumerate(rows) if r["is_dense"]} | set(sparse[:pool])
+        chosen = sorted(keep)
         passages = []
-        for i in chosen:
-            _, _, _, doc_id, start, end, sentences, spans, _, _, _ = rows[i]
-            doc = self._documents[doc_id]
+        for r in (rows[i] for i in chosen):
+            doc_id, start, end = r["doc_id"], r["start_char"], r["end_char"]
             passages.append(
                 Passage(
                     f"{doc_id}:{start}",
                     doc_id,
                     start,
                     end,
-                    doc.text[start:end],
-                    [tuple(s) for s in sentences],
-                    [tuple(s) for s in spans],
+                    self._documents[doc_id].text[start:end],
+                    [tuple(s) for s in r["sentences"]],
+                    [tuple(s) for s in r["spans"]],
                 )
             )
-        vectors = np.array([as_array(rows[i][10]) for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
+        vectors = np.array([as_array(rows[i]["embedding"]) for i in chosen], dtype=np.float32).reshape(len(chosen), -1)
         dense = vectors @ vector if len(chosen) else np.zeros(0, np.float32)
         return Candidates(passages, dense, scored[chosen].astype(np.float32))
 
@@ -261,11 +270,12 @@ FROM qa_state s LEFT JOIN qa_terms t ON t.term = ANY(%(terms)s::text[])
 
 # Dense ids, BM25 ids and then each candidate with what scoring needs: (id, is dense, is BM25,
 # doc id, offsets, sentences, spans, length, query-term counts, vector). BM25 reads each term's
-# best postings by impact (btree, index-only) and ranks by float8 BM25 over them.
+# best postings by impact (btree, index-only) and ranks by float8 BM25 over them (`bm25.IDF_SQL`
+# times `bm25.TF_SQL`).
 _CANDIDATES_SQL = """
 WITH st AS (SELECT passages, greatest(total_terms::float8 / greatest(passages, 1), 1) AS avgdl FROM qa_state),
 q AS (
-    SELECT w.term, w.n * ln(1 + (st.passages - t.df + 0.5)::float8 / (t.df + 0.5)) AS weight
+    SELECT w.term, w.n * {idf} AS weight
     FROM unnest(%(terms)s::text[], %(counts)s::int[]) AS w(term, n)
     JOIN qa_terms t ON t.term = w.term CROSS JOIN st
 ),
@@ -277,7 +287,7 @@ sparse AS (
         WHERE po.term = q.term ORDER BY po.impact DESC, po.passage_id LIMIT %(cap)s
     ) c CROSS JOIN st
     GROUP BY c.passage_id
-    ORDER BY sum(q.weight * c.tf / (c.tf + %(k1)s * (1 - %(b)s + %(b)s * c.n_terms / st.avgdl))) DESC, c.passage_id
+    ORDER BY sum(q.weight * {tf}) DESC, c.passage_id
     LIMIT %(limit)s
 ),
 ids AS (
@@ -291,5 +301,13 @@ SELECT p.id, ids.is_dense, ids.is_sparse, p.doc_id, p.start_char, p.end_char, p.
 FROM ids JOIN qa_passages p ON p.id = ids.id
 ORDER BY p.id
 """
-EXACT_SQL = _CANDIDATES_SQL.format(order="(embedding <=> %(vector)s) + 0").encode()  # "+ 0": not the HNSW index
-ANN_SQL = _CANDIDATES_SQL.format(order="embedding <=> %(vector)s").encode()
+
+
+def _candidates_sql(order: str) -> bytes:
+    idf = bm25.IDF_SQL.format(n="st.passages", df="t.df")
+    tf = bm25.TF_SQL.format(tf="c.tf", dl="c.n_terms", avgdl="st.avgdl")
+    return _CANDIDATES_SQL.format(order=order, idf=idf, tf=tf).encode()
+
+
+EXACT_SQL = _candidates_sql("(embedding <=> %(vector)s) + 0")  # "+ 0": not the HNSW index
+ANN_SQL = _candidates_sql("embedding <=> %(vector)s")

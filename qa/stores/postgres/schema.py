@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import psycopg
 
-from qa.errors import StoreError
-from qa.stores.base import BM25_B, BM25_K1
+from qa.errors import NoIndex, StoreError
+from qa.stores.postgres.bm25 import TF_SQL
+from qa.stores.postgres.connect import Connection
 
 MIGRATE_LOCK = 0x71615F6D6967  # advisory lock key: "qa_mig"
 
-# A posting's impact: its term's BM25 weight without idf (k1 1.5, b 0.75, as bm25s). A term's
-# postings are read best-first by it, so a query reads a bounded number of them (qa.stores.pg_reader).
-IMPACT_SQL = f"({{tf}})::float8 / (({{tf}}) + {BM25_K1} * ({1 - BM25_B} + {BM25_B} * ({{dl}}) / ({{avgdl}})))"
-_BACKFILL_IMPACT = IMPACT_SQL.format(
+# A posting's impact: its term's BM25 weight without idf (`bm25.TF_SQL`). A term's postings are
+# read best-first by it, so a query reads a bounded number of them (qa.stores.postgres.reader).
+_BACKFILL_IMPACT = TF_SQL.format(
     tf="cardinality(u.positions)", dl="p.n_terms", avgdl="greatest(s.total_terms::float8 / greatest(s.passages, 1), 1)"
 )
 
@@ -105,13 +105,13 @@ MIGRATIONS: list[tuple[str, str]] = [
 LATEST = len(MIGRATIONS)
 
 
-def schema_version(conn: psycopg.Connection) -> int | None:
+def schema_version(conn: Connection) -> int | None:
     """The applied schema version, or None when the database has no qa schema yet."""
-    exists = conn.execute("SELECT to_regclass('qa_schema_migrations') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
+    exists = conn.execute("SELECT to_regclass('qa_schema_migrations') IS NOT NULL AS present").fetchone()
+    if not exists or not exists["present"]:
         return None
-    row = conn.execute("SELECT coalesce(max(version), 0) FROM qa_schema_migrations").fetchone()
-    return int(row[0]) if row else 0
+    row = conn.execute("SELECT coalesce(max(version), 0) AS version FROM qa_schema_migrations").fetchone()
+    return int(row["version"]) if row else 0
 
 
 def _refuse_newer(version: int, where: str) -> None:
@@ -121,7 +121,7 @@ def _refuse_newer(version: int, where: str) -> None:
         )
 
 
-def migrate(conn: psycopg.Connection, where: str) -> int:
+def migrate(conn: Connection, where: str) -> int:
     """Apply missing migrations in order; returns how many were applied. `conn` is in autocommit."""
     version = schema_version(conn)
     if version is not None:
@@ -154,7 +154,7 @@ def migrate(conn: psycopg.Connection, where: str) -> int:
     return applied
 
 
-def check_schema(conn: psycopg.Connection, where: str, can_migrate: bool) -> None:
+def check_schema(conn: Connection, where: str, can_migrate: bool) -> None:
     """Make sure the schema is the one this code reads: migrate it where allowed, else say how."""
     version = schema_version(conn)
     if version == LATEST:
@@ -165,7 +165,7 @@ def check_schema(conn: psycopg.Connection, where: str, can_migrate: bool) -> Non
         migrate(conn, where)
         return
     if version is None:
-        raise StoreError(f"no index in {where}: build one with `qa index PATH` against the primary (QA_STORE_URL)")
+        raise NoIndex(f"no index in {where}: build one with `qa index PATH` against the primary (QA_STORE_URL)")
     raise StoreError(
         f"the index schema in {where} is version {version}, this qa needs {LATEST}: run `qa migrate` against the primary"
     )

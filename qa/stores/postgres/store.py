@@ -1,4 +1,4 @@
-"""The PostgreSQL backend: the index in tables, pgvector for vectors, tsvector for BM25 candidates.
+"""The PostgreSQL backend: the index in tables, pgvector for vectors, postings for BM25 candidates.
 
 Writing (`qa index`, `qa remove`) runs on the primary (`QA_STORE_URL`) under a session advisory
 lock, so concurrent runs serialize; the lock dies with its connection, so a killed run frees
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -22,19 +22,21 @@ from typing import Any
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from qa.errors import StoreError
+from qa.config import without_password
+from qa.errors import NoIndex, StoreError
 from qa.ingest.chunking import Passage, chunk_document
 from qa.ingest.sources import Document
 from qa.ingest.tagging import SpanTagger
-from qa.stores.base import BuildReport
+from qa.stores.base import BuildReport, BuildRequest, Store
 from qa.stores.build import check_compatible, classify_documents, indexed_text, tag_and_encode, text_key
 from qa.stores.postgres import bm25
-from qa.stores.postgres.connect import CONNECT_TIMEOUT_S, db_errors, redact
-from qa.stores.postgres.reader import DOC_COLUMNS, PgIndex, as_array
-from qa.stores.postgres.schema import IMPACT_SQL, check_schema, migrate
+from qa.stores.postgres.connect import CONNECT_TIMEOUT_S, Connection, connect, db_errors
+from qa.stores.postgres.reader import DOC_COLUMNS, DOC_FIELDS, PgIndex, as_array
+from qa.stores.postgres.schema import check_schema, migrate
 from qa.text import terms
 
 WRITER_LOCK = 0x71615F696478  # advisory lock key: "qa_idx"
@@ -50,45 +52,45 @@ def _new_version() -> str:
     return f"v-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-class PgStore:
+class PgStore(Store):
+    """The index in PostgreSQL tables (`QA_STORE_URL=postgresql://...`): the `Store` that writes on
+    the primary and reads through a connection pool, from `QA_STORE_READ_URL` when set."""
+
     def __init__(self, url: str, read_url: str | None = None, pool_size: int = 4, exact_below: int = 50_000) -> None:
         self.url = url
         self.read_url = read_url or url
         self.read_setting = "QA_STORE_READ_URL" if read_url else "QA_STORE_URL"
         self.pool_size = pool_size
         self.exact_below = exact_below
-        self._pool: ConnectionPool | None = None
-        self._writer: psycopg.Connection | None = None
+        self._pool: ConnectionPool[Connection] | None = None
+        self._writer: Connection | None = None
 
     @property
     def location(self) -> str:
-        return redact(self.url)
+        return without_password(self.url)
 
     # ---- connections ---------------------------------------------------------------------------
-    def _connect(self, url: str, setting: str) -> psycopg.Connection:
-        with db_errors(url, setting):
-            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-
-    def _read_pool(self) -> ConnectionPool:
+    def _read_pool(self) -> ConnectionPool[Connection]:
         """Connections for readers, opened once the schema is known to be there (types registered)."""
         if self._pool is None:
-            probe = self._connect(self.read_url, self.read_setting)
+            probe = connect(self.read_url, self.read_setting)
             try:
                 with db_errors(self.read_url, self.read_setting):
-                    check_schema(probe, redact(self.read_url), can_migrate=self.read_url == self.url)
+                    check_schema(probe, without_password(self.read_url), can_migrate=self.read_url == self.url)
             finally:
                 probe.close()
 
-            def configure(conn: psycopg.Connection) -> None:
+            def configure(conn: Connection) -> None:
                 register_vector(conn)
                 conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 conn.read_only = True
 
             pool = ConnectionPool(
                 self.read_url,
+                connection_class=Connection,
                 min_size=1,
                 max_size=self.pool_size,
-                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+                kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "row_factory": dict_row},
                 configure=configure,
                 check=ConnectionPool.check_connection,
                 timeout=CONNECT_TIMEOUT_S * 2,
@@ -101,9 +103,9 @@ class PgStore:
             weakref.finalize(self, pool.close)  # a store dropped without close() (a CLI command) frees its connections
         return self._pool
 
-    def _state(self, conn: psycopg.Connection) -> dict[str, Any]:
+    def _state(self, conn: Connection) -> dict[str, Any]:
         row = conn.execute(f"SELECT {STATE_COLUMNS} FROM qa_state".encode()).fetchone()
-        return dict(zip(STATE_COLUMNS.split(", "), row, strict=True)) if row else {}
+        return dict(row) if row else {}
 
     def close(self) -> None:
         if self._pool is not None:
@@ -115,29 +117,27 @@ class PgStore:
         pool = self._read_pool()
         with db_errors(self.read_url, self.read_setting), pool.connection() as conn:
             row = conn.execute(b"SELECT version FROM qa_state").fetchone()
-        return row[0] if row else None
+        return row["version"] if row else None
 
     def exists(self) -> bool:
         try:
             return self.current_version() is not None
-        except StoreError as exc:
-            if str(exc).startswith("no index in"):
-                return False
-            raise
+        except NoIndex:  # a standby whose primary has no schema yet
+            return False
 
     def open(self, model: str, backend: str) -> PgIndex:
         pool = self._read_pool()
         with db_errors(self.read_url, self.read_setting), pool.connection() as conn:
             state = self._state(conn)
         if not state.get("version"):
-            raise StoreError(f"no index in {redact(self.read_url)}: build one with `qa index PATH`")
+            raise NoIndex(f"no index in {without_password(self.read_url)}: build one with `qa index PATH`")
         check_compatible(state, self.location, model, backend)
         return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self)
 
     # ---- writing -------------------------------------------------------------------------------
     def migrate(self) -> int:
         """Apply missing schema migrations on the primary; returns how many were applied."""
-        conn = self._connect(self.url, "QA_STORE_URL")
+        conn = connect(self.url, "QA_STORE_URL")
         try:
             with db_errors(self.url, "QA_STORE_URL"):
                 return migrate(conn, self.location)
@@ -147,12 +147,13 @@ class PgStore:
     @contextmanager
     def lock(self, wait_s: float = 0.0) -> Iterator[None]:
         """The writer's connection, holding the advisory lock that serializes `qa index` runs."""
-        conn = self._connect(self.url, "QA_STORE_URL")
+        conn = connect(self.url, "QA_STORE_URL")
         try:
             with db_errors(self.url, "QA_STORE_URL"):
                 migrate(conn, self.location)
                 deadline = time.monotonic() + wait_s
-                while not conn.execute(b"SELECT pg_try_advisory_lock(%s)", (WRITER_LOCK,)).fetchone()[0]:  # type: ignore[index]
+                try_lock = b"SELECT pg_try_advisory_lock(%s) AS locked"
+                while not conn.execute(try_lock, (WRITER_LOCK,)).fetchone()["locked"]:  # type: ignore[index]
                     if time.monotonic() >= deadline:
                         raise StoreError(f"another `qa index` is writing {self.location}; wait for it to finish and run again")
                     time.sleep(0.2)
@@ -163,52 +164,37 @@ class PgStore:
             self._writer = None
             conn.close()  # ends the session, and with it the advisory lock
 
-    def _require_writer(self) -> psycopg.Connection:
+    def _require_writer(self) -> Connection:
         if self._writer is None:
             raise RuntimeError("hold PgStore.lock() while writing")
         return self._writer
 
-    def build(
-        self,
-        documents: Iterable[Document],
-        encoder: Any,
-        max_chars: int,
-        progress: Callable[[int, int], None] | None = None,
-        scanned_roots: list[str] | None = None,
-        ann_threshold: int = 50_000,
-        tagger: SpanTagger | None = None,
-        rebuild: bool = False,
-    ) -> BuildReport:
+    def _build(self, request: BuildRequest) -> BuildReport:
         """Index incrementally by content hash and publish in one transaction (see the module docstring)."""
         with db_errors(self.url, "QA_STORE_URL"):
-            return self._build(documents, encoder, max_chars, progress, scanned_roots, tagger or SpanTagger(), rebuild)
+            return self._index(request, request.tagger or SpanTagger())
 
-    def _build(
-        self,
-        documents: Iterable[Document],
-        encoder: Any,
-        max_chars: int,
-        progress: Callable[[int, int], None] | None,
-        scanned_roots: list[str] | None,
-        tagger: SpanTagger,
-        rebuild: bool,
-    ) -> BuildReport:
+    def _index(self, request: BuildRequest, tagger: SpanTagger) -> BuildReport:
+        encoder, max_chars = request.encoder, request.max_chars
         conn = self._require_writer()
         state = self._state(conn)
-        fresh = rebuild or not state.get("version")
+        fresh = request.rebuild or not state.get("version")
         if not fresh:
             check_compatible(state, self.location, encoder.model_name, encoder.backend)
-        old: dict[str, tuple[str, str | None]] = (
-            {} if fresh else {r[0]: (r[1], r[2]) for r in conn.execute(b"SELECT doc_id, content_hash, root FROM qa_documents")}
-        )
-        report, new_docs, kept = classify_documents(documents, old, scanned_roots)
+        old: dict[str, tuple[str, str | None]] = {}
+        if not fresh:
+            for r in conn.execute(b"SELECT doc_id, content_hash, root FROM qa_documents"):
+                old[r["doc_id"]] = (r["content_hash"], r["root"])
+        report, new_docs, kept = classify_documents(request.documents, old, request.scanned_roots)
 
         same_chunking = not fresh and state.get("max_passage_chars") == max_chars
         changed = set(report.added) | set(report.updated)
         rechunk = [d for d in new_docs if d in changed or not same_chunking]
         if not same_chunking and kept:  # passage length changed: every kept document is chunked again
-            rows = conn.execute(f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s) ORDER BY seq".encode(), (kept,))
-            new_docs.update({r[0]: Document(*r) for r in rows})
+            found = conn.cursor(row_factory=class_row(Document)).execute(
+                f"SELECT {DOC_COLUMNS} FROM qa_documents WHERE doc_id = ANY(%s) ORDER BY seq".encode(), (kept,)
+            )
+            new_docs.update({doc.doc_id: doc for doc in found})
             rechunk += kept
         passages: list[Passage] = []
         for doc_id in rechunk:
@@ -218,12 +204,12 @@ class PgStore:
         vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
         known: dict[str, tuple[int, list, np.ndarray]] = {}
         if not fresh and passages:
-            for key, start, spans, embedding in conn.execute(
+            for r in conn.execute(
                 b"SELECT DISTINCT ON (text_hash) text_hash, start_char, spans, embedding FROM qa_passages "
                 b"WHERE text_hash = ANY(%s)",
                 (sorted(set(keys)),),
             ):
-                known[key] = (start, spans, as_array(embedding))
+                known[r["text_hash"]] = (r["start_char"], r["spans"], as_array(r["embedding"]))
         todo = []
         for i, (passage, key) in enumerate(zip(passages, keys, strict=True)):
             if key in known and len(known[key][2]) == encoder.dim:
@@ -232,7 +218,7 @@ class PgStore:
                 passage.spans = [(s + shift, e + shift, label) for s, e, label in spans]
             else:
                 todo.append(i)
-        tag_and_encode(passages, todo, [texts[i] for i in todo], vectors, tagger, encoder, progress)
+        tag_and_encode(passages, todo, [texts[i] for i in todo], vectors, tagger, encoder, request.progress)
         report.encoded = len(todo)
         if not fresh and same_chunking and not report.changed:
             report.documents, report.passages, report.version = state["documents"], state["passages"], state["version"]
@@ -256,7 +242,7 @@ class PgStore:
 
     def _publish(
         self,
-        conn: psycopg.Connection,
+        conn: Connection,
         fresh: bool,
         state: dict[str, Any],
         identity: dict[str, Any],
@@ -305,15 +291,15 @@ class PgStore:
             conn.execute(b"VACUUM (ANALYZE) qa_passages, qa_postings, qa_terms, qa_documents")
         return version
 
-    def _write_documents(self, conn: psycopg.Connection, docs: list[Document], bulk: bool) -> None:
-        rows = [(d.doc_id, d.text, d.title, d.url, d.published, d.publisher, d.source, d.content_hash, d.root) for d in docs]
+    def _write_documents(self, conn: Connection, docs: list[Document], bulk: bool) -> None:
+        rows = [tuple(getattr(d, name) for name in DOC_FIELDS) for d in docs]
         if bulk:  # an empty table: nothing to update
             with conn.cursor().copy(f"COPY qa_documents ({DOC_COLUMNS}) FROM STDIN".encode()) as copy:
                 for row in rows:
                     copy.write_row(row)
             return
         conn.cursor().executemany(
-            f"INSERT INTO qa_documents ({DOC_COLUMNS}) VALUES ({', '.join(['%s'] * 9)}) "
+            f"INSERT INTO qa_documents ({DOC_COLUMNS}) VALUES ({', '.join(['%s'] * len(DOC_FIELDS))}) "
             "ON CONFLICT (doc_id) DO UPDATE SET text = EXCLUDED.text, title = EXCLUDED.title, url = EXCLUDED.url, "
             "published = EXCLUDED.published, publisher = EXCLUDED.publisher, source = EXCLUDED.source, "
             "content_hash = EXCLUDED.content_hash, root = EXCLUDED.root".encode(),
@@ -321,7 +307,7 @@ class PgStore:
         )
 
     def _write_passages(
-        self, conn: psycopg.Connection, passages: list[Passage], texts: list[str], keys: list[str], vectors: np.ndarray
+        self, conn: Connection, passages: list[Passage], texts: list[str], keys: list[str], vectors: np.ndarray
     ) -> None:
         ordinals: dict[str, int] = {}
         with conn.cursor().copy(
@@ -347,11 +333,11 @@ class PgStore:
                     )
                 )
 
-    def _write_postings(self, conn: psycopg.Connection, doc_ids: list[str], bulk: bool) -> None:
+    def _write_postings(self, conn: Connection, doc_ids: list[str], bulk: bool) -> None:
         """Postings and term counts of these documents' passages, from their tsvectors (all passages when bulk)."""
-        row = conn.execute(b"SELECT sum(n_terms)::float8 / nullif(count(*), 0) FROM qa_passages").fetchone()
-        avgdl = max(float(row[0] or 1.0), 1.0) if row else 1.0  # impacts only order a term's postings
-        impact = IMPACT_SQL.format(tf="cardinality(u.positions)", dl="p.n_terms", avgdl="%(avgdl)s::float8")
+        row = conn.execute(b"SELECT sum(n_terms)::float8 / nullif(count(*), 0) AS avgdl FROM qa_passages").fetchone()
+        avgdl = max(float(row["avgdl"] or 1.0), 1.0) if row else 1.0  # impacts only order a term's postings
+        impact = bm25.TF_SQL.format(tf="cardinality(u.positions)", dl="p.n_terms", avgdl="%(avgdl)s::float8")
         where = "" if bulk else "WHERE p.doc_id = ANY(%(docs)s)"
         conn.execute(
             "INSERT INTO qa_postings (term, passage_id, tf, n_terms, impact) "
@@ -369,7 +355,7 @@ class PgStore:
             (doc_ids,),
         )
 
-    def _drop(self, conn: psycopg.Connection, replaced: list[str], removed: list[str]) -> None:
+    def _drop(self, conn: Connection, replaced: list[str], removed: list[str]) -> None:
         """Take these documents' passages out of the term statistics, the postings and the tables."""
         if not replaced:
             return
@@ -386,7 +372,7 @@ class PgStore:
         if removed:
             conn.execute(b"DELETE FROM qa_documents WHERE doc_id = ANY(%s)", (removed,))
 
-    def _set_state(self, conn: psycopg.Connection, version: str, identity: dict[str, Any]) -> None:
+    def _set_state(self, conn: Connection, version: str, identity: dict[str, Any]) -> None:
         conn.execute(
             b"UPDATE qa_state SET version = %(version)s, built_at = now(), model = %(model)s, backend = %(backend)s, "
             b"dim = %(dim)s, ner_model = %(ner_model)s, max_passage_chars = %(max_passage_chars)s, "
@@ -400,9 +386,9 @@ class PgStore:
         with db_errors(self.url, "QA_STORE_URL"):
             state = self._state(conn)
             if not state.get("version"):
-                raise StoreError(f"no index in {self.location}: build one with `qa index PATH`")
+                raise NoIndex(f"no index in {self.location}: build one with `qa index PATH`")
             check_compatible(state, self.location, model, backend)
-            found = {r[0] for r in conn.execute(b"SELECT doc_id FROM qa_documents WHERE doc_id = ANY(%s)", (doc_ids,))}
+            found = {r["doc_id"] for r in conn.execute(b"SELECT doc_id FROM qa_documents WHERE doc_id = ANY(%s)", (doc_ids,))}
             unknown = [d for d in doc_ids if d not in found]
             if found:
                 identity = {k: state[k] for k in ("model", "backend", "dim", "ner_model", "max_passage_chars")}
