@@ -49,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from-checkpoint", action="store_true")
     parser.add_argument("--out", type=Path, default=READER_DIR)
+    parser.add_argument("--weights", help="how the weights were trained, for the provenance (a multi-stage run)")
     args = parser.parse_args()
     _, base_dir = resolve_model(BASE_MODEL)
     if args.from_checkpoint:
@@ -59,6 +60,7 @@ def main() -> None:
     else:
         model = AutoModelForQuestionAnswering.from_pretrained(str(FINAL))
         trained = "finished run"
+    trained = args.weights or trained
     model.eval()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
