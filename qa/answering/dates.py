@@ -150,7 +150,7 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
     day, period = parsed
     granularity: Granularity = "week" if weekend else period
     if WEEKDAY_RE.match(text) and (stated is None or stated.group(1).lower() == "this"):
-        day, same_day = _weekday(text, base, direction)
+        day, same_day = _weekday(day.weekday(), base, direction)
         uncertain = uncertain or same_day
     return ResolvedDate(
         value=_iso(day, granularity),
@@ -201,11 +201,9 @@ def _parse(text: str, base: date, direction: Direction) -> tuple[date, Granulari
     return data.date_obj.date(), period
 
 
-def _weekday(text: str, base: date, direction: Direction) -> tuple[date, bool]:
-    """The named weekday nearest the publication day in `direction`, that day itself included
-    (an article of a Tuesday that says "on Tuesday" means that day, most likely: uncertain)."""
-    parsed = _parse(text.split()[0], base, "past")
-    wanted = parsed[0].weekday() if parsed else base.weekday()
+def _weekday(wanted: int, base: date, direction: Direction) -> tuple[date, bool]:
+    """The weekday `wanted` (Monday 0) nearest the publication day in `direction`, that day itself
+    included (an article of a Tuesday that says "on Tuesday" means that day, most likely: uncertain)."""
     step = -1 if direction == "past" else 1
     offset = ((wanted - base.weekday()) * step) % 7
     return base + timedelta(days=step * offset), offset == 0
