@@ -8,8 +8,6 @@ so the event loop keeps serving; the pipeline switches to a newer index snapshot
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,15 +18,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from api.observe import Metrics, Observe
 from qa.config import TOP_K_MAX, TOP_K_MIN
+from qa.daterange import BOUND_FORMATS, DateRange
 from qa.errors import HTTP_STATUS, NotFound, QAError
 from qa.ingest.sources import Document
 from qa.links import LinkBuilder
-from qa.pipeline import MAX_QUESTION_CHARS, QAPipeline
-from qa.schema import Answer
+from qa.pipeline import MAX_QUESTION_CHARS, SEARCH_K, QAPipeline
+from qa.schema import Answer, SearchResponse
 
 STATIC = Path(__file__).parent / "static"
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
@@ -47,7 +47,27 @@ DOCS_HEADERS = {  # the interactive docs page bootstraps itself with an inline s
 }
 
 
-class AskRequest(BaseModel):
+SINCE_HELP = (
+    f"Only articles published on or after this day ({BOUND_FORMATS}; a month or year from its first day). "
+    "Undated articles are left out. Default: no bound."
+)
+UNTIL_HELP = (
+    f"Only articles published on or before this day ({BOUND_FORMATS}; a month or year through its last day). "
+    "Undated articles are left out. Default: no bound."
+)
+
+
+class DateFilter(BaseModel):
+    """The publication-date bounds a request may carry; checked by the core (`DateRange.parse`)."""
+
+    since: str | None = Field(None, max_length=20, description=SINCE_HELP, examples=["2024-03"])
+    until: str | None = Field(None, max_length=20, description=UNTIL_HELP, examples=["2024-12-31"])
+
+    def dates(self) -> DateRange | None:
+        return DateRange.parse(self.since, self.until)
+
+
+class AskRequest(DateFilter):
     question: str = Field(max_length=MAX_QUESTION_CHARS, examples=[EXAMPLE_QUESTION])
     top_k: int | None = Field(
         None,
@@ -76,23 +96,13 @@ class AskRequest(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"question": EXAMPLE_QUESTION, "start_conversation": True}]}}
 
 
+class SearchRequest(DateFilter):
+    query: str = Field(max_length=MAX_QUESTION_CHARS, examples=["Shahed drones"])
+    k: int = Field(SEARCH_K, ge=TOP_K_MIN, le=TOP_K_MAX, description=f"Passages returned ({TOP_K_MIN}..{TOP_K_MAX}).")
+
+
 class AskResponse(Answer):
     conversation_id: str | None = Field(None, description="Set when the question was part of a conversation.")
-
-
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("qa_http_requests", "HTTP requests", ["endpoint", "status"], registry=self.registry)
-        self.latency = Histogram(
-            "qa_http_request_seconds",
-            "Request latency",
-            ["endpoint"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-        )
-        self.answers = Counter("qa_answers", "Questions answered", registry=self.registry)
-        self.abstentions = Counter("qa_abstentions", "Questions declined for lack of support", registry=self.registry)
 
 
 def _problem(status: int, message: str) -> JSONResponse:
@@ -125,31 +135,30 @@ def create_app(pipeline: QAPipeline) -> FastAPI:
             messages.append(f"{where}: {text}" if where else text)
         return _problem(422, "; ".join(messages) or "invalid request")
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        headers = DOCS_HEADERS if request.url.path in {"/docs", "/redoc"} else SECURITY_HEADERS
-        for key, value in headers.items():
-            response.headers.setdefault(key, value)
-        return response
+    # Plain ASGI middleware (not `@app.middleware("http")`): metrics and headers on every response.
+    app.add_middleware(
+        Observe, metrics=metrics, headers=SECURITY_HEADERS, by_path={"/docs": DOCS_HEADERS, "/redoc": DOCS_HEADERS}
+    )
 
     def links(request: Request) -> LinkBuilder:
         """Viewer links on QA_PUBLIC_URL when set, else on the address this request reached."""
         return LinkBuilder(pipeline.settings.public_url or str(request.base_url))
 
-    async def answer(request: Request, question: str, top_k: int | None, start: bool, conversation_id: str | None) -> AskResponse:
-        def run() -> tuple[str | None, Answer]:  # in a worker thread: the shared state may be Redis, over the network
+    async def answer(
+        request: Request,
+        question: str,
+        top_k: int | None,
+        start: bool,
+        conversation_id: str | None,
+        dates: DateRange | None = None,
+    ) -> AskResponse:
+        def run() -> AskResponse:  # all in one worker thread: the shared state may be Redis, over the network
             cid = pipeline.conversations.start() if start else conversation_id
-            return cid, pipeline.ask(question, top_k=top_k, conversation_id=cid)
+            result = pipeline.ask(question, top_k=top_k, conversation_id=cid, dates=dates)
+            (metrics.answers if result.answered else metrics.abstentions).inc()
+            return AskResponse(**links(request).answer(result).model_dump(), conversation_id=cid)
 
-        conversation_id, result = await to_thread.run_sync(run, limiter=limiter)
-        (metrics.answers if result.answered else metrics.abstentions).inc()
-        return AskResponse(**links(request).answer(result).model_dump(), conversation_id=conversation_id)
+        return await to_thread.run_sync(run, limiter=limiter)
 
     errors: dict[int | str, dict[str, str]] = {
         404: {"description": "Unknown or forgotten conversation_id"},
@@ -160,7 +169,8 @@ def create_app(pipeline: QAPipeline) -> FastAPI:
     @app.post("/ask", response_model=AskResponse, tags=["answers"], responses=errors)
     async def ask_post(request: Request, body: AskRequest) -> AskResponse:
         """Answer a question with numbered citations. `start_conversation` for follow-ups, then send `conversation_id`."""
-        return await answer(request, body.question, body.top_k, body.start_conversation, body.conversation_id)
+        dates = body.dates()  # before a conversation is started: a bad date is a 422 and nothing else
+        return await answer(request, body.question, body.top_k, body.start_conversation, body.conversation_id, dates)
 
     @app.get("/ask", response_model=AskResponse, tags=["answers"], responses=errors)
     async def ask_get(
@@ -168,9 +178,33 @@ def create_app(pipeline: QAPipeline) -> FastAPI:
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, examples=[EXAMPLE_QUESTION])],
         top_k: Annotated[int | None, Query(ge=TOP_K_MIN, le=TOP_K_MAX)] = None,
         conversation_id: Annotated[str | None, Query(max_length=100)] = None,
+        since: Annotated[str | None, Query(max_length=20, description=SINCE_HELP)] = None,
+        until: Annotated[str | None, Query(max_length=20, description=UNTIL_HELP)] = None,
     ) -> AskResponse:
         """The same as POST /ask, for a browser address bar or curl; creates no conversation."""
-        return await answer(request, q, top_k, False, conversation_id)
+        return await answer(request, q, top_k, False, conversation_id, DateRange.parse(since, until))
+
+    async def search(request: Request, query: str, k: int, dates: DateRange | None) -> SearchResponse:
+        response = await to_thread.run_sync(lambda: pipeline.search(query, k, dates=dates), limiter=limiter)
+        return links(request).search(response)
+
+    search_errors: dict[int | str, dict[str, str]] = {k: v for k, v in errors.items() if k != 404}
+
+    @app.post("/search", response_model=SearchResponse, tags=["answers"], responses=search_errors)
+    async def search_post(request: Request, body: SearchRequest) -> SearchResponse:
+        """The `k` best passages for a query (retrieval only, no answer), optionally within publication dates."""
+        return await search(request, body.query, body.k, body.dates())
+
+    @app.get("/search", response_model=SearchResponse, tags=["answers"], responses=search_errors)
+    async def search_get(
+        request: Request,
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["Shahed drones"])],
+        k: Annotated[int, Query(ge=TOP_K_MIN, le=TOP_K_MAX)] = SEARCH_K,
+        since: Annotated[str | None, Query(max_length=20, description=SINCE_HELP)] = None,
+        until: Annotated[str | None, Query(max_length=20, description=UNTIL_HELP)] = None,
+    ) -> SearchResponse:
+        """The same as POST /search, for a browser address bar or curl."""
+        return await search(request, q, k, DateRange.parse(since, until))
 
     def find_document(doc_id: str, as_json: bool = False) -> Document:
         # Documents are looked up by id in the loaded index, never on disk: no path can escape it.
@@ -214,7 +248,7 @@ def create_app(pipeline: QAPipeline) -> FastAPI:
     @app.get("/metrics", tags=["operations"])
     async def prometheus() -> Response:
         """Prometheus metrics: requests, latency histogram, answers and abstentions."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def chat_page() -> HTMLResponse:

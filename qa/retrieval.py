@@ -15,6 +15,7 @@ import numpy as np
 from cachetools import LRUCache, cachedmethod
 
 from embeddings.encoder import Encoder, EncoderError
+from qa.daterange import DateRange
 from qa.errors import unavailable_on
 from qa.ingest.chunking import Passage
 from qa.stores.base import IndexReader
@@ -69,11 +70,12 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.candidates = candidates
 
-    def run(self, query: str, k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
+    def run(self, query: str, k: int, query_vector: np.ndarray | None = None, dates: DateRange | None = None) -> list[Hit]:
+        """The `k` best passages for `query`; with `dates`, the `k` best published in that range."""
         if self.index.passage_count == 0 or k <= 0:
             return []
         vector = self.embed(query) if query_vector is None else query_vector
-        found = self.index.candidates(terms(query), vector, max(self.candidates, k * 4))
+        found = self.index.candidates(terms(query), vector, max(self.candidates, k * 4), dates)
         if not found.passages:
             return []
         dense, sparse = found.dense, found.bm25

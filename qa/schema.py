@@ -45,6 +45,14 @@ class ResolvedTime(BaseModel):
     )
 
 
+class EarlierReport(BaseModel):
+    """An older article on a developing story that gave a different answer ("at least 6" before "at least 20")."""
+
+    short_answer: str = Field(description="What that report said, as written.")
+    published: str = Field(description="Its article's publication date (ISO).")
+    n: int = Field(description="The number of its citation.")
+
+
 class Answer(BaseModel):
     question: str
     answer: str | None = Field(description="Extracted answer with [n] markers, or null when declined.")
@@ -61,6 +69,10 @@ class Answer(BaseModel):
     )
     resolved: ResolvedTime | None = Field(
         None, description="For a time answer: its value resolved against the article's date; null otherwise."
+    )
+    earlier: list[EarlierReport] = Field(
+        [],
+        description="On a developing story: older reports that said something else, newest first (the answer is the newest).",
     )
     kind: str | None = Field(
         None, description="What the question asks for: person, organization, place, time, quantity, thing, description."

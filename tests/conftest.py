@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from helpers import CACHE_DIR, DATABASES, XSS_PAYLOAD, Backend
+from helpers import CACHE_DIR, DATABASES, XSS_PAYLOAD, Backend, write_dated_corpus
 from pgcluster import PgCluster, servers_required
 from processes import free_port, wait_until
 from redis_server import RedisServer
@@ -104,6 +104,23 @@ def xss_pipeline(xss_index_dir, encoder) -> QAPipeline:
 def xss_server(xss_pipeline) -> Iterator[ThreadServer]:
     with ThreadServer(xss_pipeline) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def dated_index_dir(tmp_path_factory, encoder) -> Path:
+    """An index of invented harbour reports with explicit publication dates (`helpers.DATED`)."""
+    corpus = write_dated_corpus(tmp_path_factory.mktemp("dated-corpus"))
+    path = tmp_path_factory.mktemp("dated-index")
+    build_index(load_documents([corpus], lambda m: None), encoder, Snapshots(path), 600)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dated_client(dated_index_dir, encoder) -> Iterator[TestClient]:
+    """The HTTP API in process over the dated harbour reports."""
+    pipeline = QAPipeline(get_settings(index_dir=dated_index_dir, cache_dir=CACHE_DIR), encoder=encoder)
+    with TestClient(create_app(pipeline), base_url="http://testserver") as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")

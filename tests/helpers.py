@@ -8,6 +8,7 @@ fixtures), so a helper has one definition and a test module can be read on its o
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,7 @@ ANSWER_FIELDS = frozenset(
         "short_answer",
         "headline",
         "resolved",
+        "earlier",
         "short_start",
         "short_end",
         "kind",
@@ -208,11 +210,19 @@ def scalar(conn: psycopg.Connection, query: LiteralString, params: tuple | dict 
 # ---- invented corpora ---------------------------------------------------------------------------
 
 
-def invented_pipeline(articles: dict[str, tuple[str, str]], path: Path, encoder: Encoder) -> QAPipeline:
-    """The real pipeline over invented articles ({doc_id: (title, text)}) indexed into `path`."""
-    docs = [make_document(doc_id, text, {"title": title}, None) for doc_id, (title, text) in articles.items()]
+def invented_pipeline(
+    articles: dict[str, tuple[str, str]], path: Path, encoder: Encoder, published: dict[str, str] | None = None, **settings: Any
+) -> QAPipeline:
+    """The real pipeline over invented articles ({doc_id: (title, text)}, publication dates from
+    `published`) indexed into `path`; `settings` override the defaults."""
+    dates = published or {}
+    docs = [
+        make_document(doc_id, text, {"title": title} | ({"published": dates[doc_id]} if doc_id in dates else {}), None)
+        for doc_id, (title, text) in articles.items()
+    ]
     build_index([d for d in docs if d], encoder, Snapshots(path), 600)
-    return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR, top_k=5), encoder=encoder)
+    defaults: dict[str, Any] = {"index_dir": path, "cache_dir": CACHE_DIR, "top_k": 5}
+    return QAPipeline(get_settings(**(defaults | settings)), encoder=encoder)
 
 
 def write_town(folder: Path, i: int, month: str = "March") -> None:
@@ -222,6 +232,34 @@ def write_town(folder: Path, i: int, month: str = "March") -> None:
         f"Engineers in Town{i} said on Monday that the river bridge of Town{i} will reopen in {month} after repairs.\n"
         f"The repairs in Town{i} cost {i + 1} million dollars, the Town{i} council said in a statement.\n"
     )
+
+
+# Publication dates of the invented harbour reports (`write_dated_corpus`): twelve in 2023, eight in
+# 2024 plus one dated by month only (its first day), one from 2025 as a timestamp, two undated.
+DATED = {
+    **{f"port-{i:02d}": f"2023-{i + 1:02d}-10" for i in range(12)},
+    **{f"port-{i:02d}": f"2024-{i - 11:02d}-20" for i in range(12, 20)},
+    "port-20": None,
+    "port-21": None,
+    "port-22": "2024-06",
+    "port-23": "2025-02-03T09:30:00Z",
+}
+
+
+def write_dated_corpus(folder: Path) -> Path:
+    """Invented harbour reports with explicit publication dates (`DATED`), one JSONL file in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for doc_id, published in DATED.items():
+        i = int(doc_id.split("-")[1])
+        text = (
+            f"The harbour of Port{i} handled a record {i + 2} million tonnes of cargo this year, the Port{i} "
+            f"harbour authority said. Dockworkers in Port{i} unloaded grain and steel from {i + 20} ships."
+        )
+        record = {"id": doc_id, "title": f"Record cargo at the Port{i} harbour", "text": text}
+        lines.append(json.dumps(record | ({"published": published} if published else {})))
+    (folder / "harbours.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
 
 
 class CountingEncoder:

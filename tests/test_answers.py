@@ -127,9 +127,9 @@ class Spy:
         answerer = pipeline.loaded.answerer
         real = answerer.run
 
-        def run(question, hits, focus=None):
+        def run(question, hits, focus=None, **kwargs):
             self.calls.append(list(hits))
-            return real(question, hits, focus=focus)
+            return real(question, hits, focus=focus, **kwargs)
 
         monkeypatch.setattr(answerer, "run", run)
 

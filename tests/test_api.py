@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -10,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from helpers import ANSWER_FIELDS, CACHE_DIR, ROOT, SHOIGU, XSS_PAYLOAD, Server
+from helpers import ANSWER_FIELDS, CACHE_DIR, DATED, ROOT, SHOIGU, XSS_PAYLOAD, Server
+from starlette.middleware.base import BaseHTTPMiddleware
 
-from api.app import create_app
+from api.app import DOCS_HEADERS, SECURITY_HEADERS, create_app
 from embeddings.encoder import EncoderError
 from qa.config import get_settings
 from qa.pipeline import QAPipeline
@@ -169,6 +171,32 @@ def test_health_and_metrics(client):
     assert "qa_http_request_seconds_bucket" in metrics and "qa_abstentions_total" in metrics
 
 
+def requests_counted(client) -> dict[tuple[str, str], float]:
+    """qa_http_requests_total by (endpoint, status), scraped from /metrics (the scrape itself counts after it)."""
+    found = re.findall(r'^qa_http_requests_total\{endpoint="([^"]*)",status="(\d+)"\} (\S+)$', client.get("/metrics").text, re.M)
+    return {(endpoint, status): float(value) for endpoint, status, value in found}
+
+
+def test_every_response_carries_the_security_headers_and_is_counted(client):
+    """404s, static files (streamed from disk), pages, JSON and the docs: the middleware sees them all."""
+    before = requests_counted(client)
+    for path in ["/no/such/page", "/static/app.js", "/static/style.css", "/sources/000_41c7a4f655479979", "/", "/healthz"]:
+        response = client.get(path)
+        assert response.status_code == (404 if path.startswith("/no/") else 200)
+        assert {name: response.headers.get(name) for name in SECURITY_HEADERS} == SECURITY_HEADERS, path
+    docs = client.get("/docs")
+    assert {name: docs.headers.get(name) for name in DOCS_HEADERS} == DOCS_HEADERS  # its inline bootstrap script runs
+    after = requests_counted(client)
+
+    def added(endpoint: str | None, status: str) -> float:
+        return sum(n - before.get(key, 0) for key, n in after.items() if key[1] == status and endpoint in (None, key[0]))
+
+    assert added("unmatched", "404") == 1 and added("/sources/{doc_id:path}", "200") == 1 and added("/healthz", "200") == 1
+    assert added(None, "200") == 7  # five pages and files, the docs, and the first scrape
+    # plain ASGI middleware, not Starlette's BaseHTTPMiddleware (`@app.middleware("http")`), which costs every request
+    assert not any(m.cls is BaseHTTPMiddleware for m in client.app.user_middleware)
+
+
 def test_openapi_docs_work_offline(client):
     spec = client.get("/openapi.json").json()
     assert "When did Iran host Shoigu?" in json.dumps(spec) and "start_conversation" in json.dumps(spec)
@@ -241,3 +269,53 @@ def test_schemathesis_finds_no_server_errors(server):
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+# ---- date filters: since / until ----------------------------------------------------------------------
+
+IN_2024 = {doc_id for doc_id, published in DATED.items() if published and published.startswith("2024")}
+
+
+def test_search_and_ask_take_since_and_until(dated_client):
+    query = {"q": "record harbour cargo", "k": 30}
+    got = dated_client.get("/search", params={**query, "since": "2024", "until": "2024"})
+    assert got.status_code == 200 and {r["doc_id"] for r in got.json()["results"]} == IN_2024
+    assert all(r["url"].startswith("http://testserver/sources/") for r in got.json()["results"])
+    posted = dated_client.post("/search", json={"query": "record harbour cargo", "k": 5, "since": "2024-07"}).json()
+    assert {r["doc_id"] for r in posted["results"]} == {"port-18", "port-19", "port-23"}
+    assert len(dated_client.get("/search", params=query).json()["results"]) == 24  # no bounds: undated included
+    blank = dated_client.get("/search", params={**query, "since": "", "until": " "})  # empty form fields: no bound
+    assert blank.status_code == 200 and len(blank.json()["results"]) == 24
+
+    question = "How much cargo did the harbour of Port14 handle?"
+    answer = dated_client.post("/ask", json={"question": question, "since": "2024-01-01", "until": "2024-12-31"}).json()
+    assert answer["answered"] and {s["doc_id"] for c in answer["citations"] for s in c["sources"]} <= IN_2024
+    none = dated_client.get("/ask", params={"q": question, "until": "2022"}).json()
+    assert not none["answered"] and "Only articles published up to 2022-12-31 were searched." in none["message"]
+
+
+@pytest.mark.parametrize(
+    "dates,fragment",
+    [
+        ({"since": "2024-13"}, "since=2024-13 is not a date: use YYYY-MM-DD, YYYY-MM or YYYY"),
+        ({"until": "31/12/2024"}, "until=31/12/2024 is not a date"),
+        ({"since": "2024-05-02", "until": "2024-05-01"}, "since=2024-05-02 is after until=2024-05-01"),
+        ({"since": "2" * 21}, "since"),
+    ],
+    ids=["month-13", "not-iso", "since-after-until", "too-long"],
+)
+def test_bad_dates_are_a_422_that_says_what_to_fix(dated_client, dates, fragment):
+    for response in (
+        dated_client.post("/ask", json={"question": SHOIGU, **dates}),
+        dated_client.get("/ask", params={"q": SHOIGU, **dates}),
+        dated_client.post("/search", json={"query": SHOIGU, **dates}),
+        dated_client.get("/search", params={"q": SHOIGU, **dates}),
+    ):
+        assert response.status_code == 422 and fragment in response.json()["detail"], response.text
+
+
+def test_a_bad_date_starts_no_conversation(dated_client):
+    pipeline = dated_client.app.state.pipeline
+    before = len(pipeline.conversations)
+    response = dated_client.post("/ask", json={"question": SHOIGU, "start_conversation": True, "since": "2024-00"})
+    assert response.status_code == 422 and len(pipeline.conversations) == before

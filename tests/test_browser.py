@@ -97,3 +97,26 @@ def test_markup_in_an_article_stays_inert(browser, xss_server):
     assert page.locator("#text script, #text img, .answer-text img").count() == 0
     assert dialogs == []
     page.close()
+
+
+def test_the_chat_page_sends_the_dates_set_with_the_question(browser, server):
+    """The two date inputs are optional; when set they go with the question, and the answer says
+    which articles were searched."""
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    page.goto(server.url + "/")
+    page.fill("#since", "2031-01-01")
+    page.fill("#question", "When did Iran host Shoigu?")
+    with page.expect_request(lambda request: request.url.endswith("/ask") and request.method == "POST") as sent:
+        page.click("#ask")
+    body = sent.value.post_data_json
+    assert body["since"] == "2031-01-01" and "until" not in body
+    page.wait_for_selector(".turn.answer.declined", timeout=20000)
+    assert "Only articles published from 2031-01-01 on were searched." in page.inner_text(".turn.answer.declined")
+    page.fill("#since", "")
+    page.fill("#question", "When did Iran host Shoigu?")
+    with page.expect_request(lambda request: request.url.endswith("/ask") and request.method == "POST") as sent:
+        page.click("#ask")
+    assert "since" not in sent.value.post_data_json  # cleared: no bound
+    page.locator(".turn.answer").nth(1).wait_for(timeout=20000)
+    assert "September" in page.locator(".turn.answer").nth(1).inner_text()
+    page.close()

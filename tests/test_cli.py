@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import ANSWER_FIELDS, SHARED_EVAL, qa_process, run_qa
+from helpers import ANSWER_FIELDS, DATED, SHARED_EVAL, qa_process, run_qa
 
 from qa.config import BUNDLED_CORPUS
 
@@ -228,6 +228,58 @@ def test_every_option_that_sets_a_setting_shows_its_description_variable_and_def
         "max_passage_chars",
         "reader",
         "state_url",
+        "workers",
     }
     search_k = row(ok(run_qa("search", "--help")).stdout, "--top-k")
     assert "[default: 10]" in search_k and "[env: QA_TOP_K]" not in search_k
+
+
+# ---- date filters: --since / --until ----------------------------------------------------------------
+
+
+def test_search_and_ask_keep_to_the_dates_given(dated_index_dir):
+    where = ("--index-dir", str(dated_index_dir))
+    in_2024 = {d for d, published in DATED.items() if published and published.startswith("2024")}
+
+    def found(*flags: str) -> list[str]:
+        data = json.loads(ok(run_qa("search", "--json", "record harbour cargo", "-k", "30", *flags, *where)).stdout)
+        return [r["doc_id"] for r in data["results"]]
+
+    assert set(found("--since", "2024", "--until", "2024")) == in_2024  # years: from Jan 1, through Dec 31
+    assert set(found("--since", "2024-07")) == {"port-18", "port-19", "port-23"}  # a month: from its first day
+    assert set(found("--until", "2023-02-10")) == {"port-00", "port-01"}  # a day, inclusive; undated never
+    assert found("--since", "2030-01-01") == []
+    assert len(found()) == 24  # no flags: every report, the undated ones too
+    answer = json.loads(ok(run_qa("ask", "--json", "How much cargo did Port5 handle?", "--until", "2023-12", *where)).stdout)
+    assert answer["answered"] and {s["doc_id"] for c in answer["citations"] for s in c["sources"]} <= {
+        f"port-{i:02d}" for i in range(12)
+    }
+    declined = ok(run_qa("ask", "How much cargo did Port5 handle?", "--since", "2031", *where))
+    assert "No answer." in declined.stdout and "Only articles published from 2031-01-01 on were searched." in declined.stdout
+
+
+@pytest.mark.parametrize(
+    "flags,fragments",
+    [
+        (["--since", "2024-13"], ["--since=2024-13 is not a date", "YYYY-MM-DD, YYYY-MM or YYYY"]),
+        (["--until", "2024-02-30"], ["--until=2024-02-30 is not a date"]),
+        (["--since", "yesterday"], ["--since=yesterday is not a date"]),
+        (["--until", "24"], ["--until=24 is not a date"]),
+        (["--since", "2024-05", "--until", "2024-04"], ["--since=2024-05 is after --until=2024-04"]),
+    ],
+    ids=["month-13", "feb-30", "word", "short-year", "since-after-until"],
+)
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_bad_dates_are_one_line_and_exit_2(tmp_path, command, flags, fragments):
+    result = run_qa(command, SHOIGU, *flags, "--index-dir", str(tmp_path / "idx"))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr
+    assert not (tmp_path / "idx").exists()  # refused before anything was built
+
+
+def test_date_flags_are_in_help():
+    for command in ("ask", "search"):
+        help_text = ok(run_qa(command, "--help")).stdout
+        assert "--since" in help_text and "--until" in help_text and "Undated articles are left out." in help_text

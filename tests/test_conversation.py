@@ -50,7 +50,7 @@ def test_a_question_holds_its_conversation(pipeline, monkeypatch):
     answerer = pipeline.loaded.answerer
     real = answerer.run
 
-    def run(question, hits, focus=None, avoid=None, read=True):
+    def run(question, hits, focus=None, avoid=None, read=True, search_since=None):
         held.append(conversation.lock.locked())
         answering.append(question)
         if len(answering) > 1:
@@ -58,7 +58,7 @@ def test_a_question_holds_its_conversation(pipeline, monkeypatch):
         first_inside.set()
         follow_up_sent.wait(timeout=30)
         try:
-            return real(question, hits, focus=focus, avoid=avoid, read=read)
+            return real(question, hits, focus=focus, avoid=avoid, read=read, search_since=search_since)
         finally:
             answering.remove(question)
 

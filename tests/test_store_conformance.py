@@ -13,10 +13,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from helpers import CACHE_DIR, DATABASES, SHARED_EVAL, Backend, CountingEncoder, qa_index, run_qa, scalar, write_town
+from helpers import (
+    CACHE_DIR,
+    DATABASES,
+    DATED,
+    SHARED_EVAL,
+    Backend,
+    CountingEncoder,
+    qa_index,
+    run_qa,
+    scalar,
+    write_dated_corpus,
+    write_town,
+)
 from processes import free_port
 
 from qa.config import BUNDLED_CORPUS
+from qa.daterange import DateRange, publication_day
 from qa.evaluation.questions import evaluate_file
 from qa.stores.postgres.schema import LATEST
 from qa.text import terms
@@ -189,6 +202,71 @@ def test_answering_while_indexing(new_backend, encoder, tmp_path):
     assert "Town77" in pipeline.search("repairs cost Town77", 3).results[0].passage
 
 
+# ---- date filters --------------------------------------------------------------------------------
+
+IN_2024 = {doc_id for doc_id, published in DATED.items() if published and published.startswith("2024")}  # nine
+HARBOUR = "record harbour cargo tonnes"
+
+
+def found_ids(pipeline, query: str, k: int, since: str | None = None, until: str | None = None) -> list[str]:
+    return [r.doc_id for r in pipeline.search(query, k, dates=DateRange.parse(since, until)).results]
+
+
+def test_date_filters_are_applied_inside_retrieval(new_backend, encoder, tmp_path):
+    """A filtered search returns the k best passages in range (k whenever the range holds k),
+    never one out of range or undated; since-only, until-only and empty ranges work."""
+    backend: Backend = new_backend()
+    corpus = write_dated_corpus(tmp_path / "dated")
+    backend.index([corpus], encoder)
+    pipeline = backend.pipeline(encoder)
+    assert {"port-20", "port-21"} <= set(found_ids(pipeline, HARBOUR, 24))  # unfiltered, the undated are there
+
+    five = found_ids(pipeline, HARBOUR, 5, "2024", "2024")
+    assert len(five) == 5 and set(five) <= IN_2024
+    assert set(found_ids(pipeline, HARBOUR, 20, "2024", "2024")) == IN_2024  # all nine, nothing else
+    named = found_ids(pipeline, "How much cargo did the harbour of Port3 handle?", 5, "2024", "2024")
+    assert len(named) == 5 and set(named) <= IN_2024  # Port3's report (2023) is the best match, and out of range
+    assert found_ids(pipeline, "How much cargo did the harbour of Port14 handle?", 1, "2024", "2024") == ["port-14"]
+
+    assert set(found_ids(pipeline, HARBOUR, 20, since="2024-07")) == {"port-18", "port-19", "port-23"}
+    assert set(found_ids(pipeline, HARBOUR, 20, until="2023-03")) == {"port-00", "port-01", "port-02"}
+    assert found_ids(pipeline, HARBOUR, 20, "2025-02-03", "2025-02-03") == ["port-23"]  # a timestamp's day
+    assert set(found_ids(pipeline, HARBOUR, 20, "2024-06", "2024-06")) == {"port-17", "port-22"}  # month only: its 1st
+    assert found_ids(pipeline, HARBOUR, 10, since="2030") == []  # nothing in range: nothing, no error
+
+    # The backend's candidates: with a pool of 3, the 3 best in range by cosine, and BM25's 3 best in range.
+    query_terms, vector = terms(HARBOUR), encoder.encode([HARBOUR])[0]
+    year = DateRange.parse("2024", "2024")
+    small = pipeline.index.candidates(query_terms, vector, 3, year)
+    every = pipeline.index.candidates(query_terms, vector, 50, year)
+    assert {p.doc_id for p in every.passages} == IN_2024 and {p.doc_id for p in small.passages} <= IN_2024
+    best_dense = {every.passages[i].id for i in sorted(range(len(every.passages)), key=lambda i: -every.dense[i])[:3]}
+    assert best_dense <= {p.id for p in small.passages} and len(small.passages) >= 3
+    assert len(pipeline.index.candidates(query_terms, vector, 3, DateRange.parse("2030", None)).passages) == 0
+
+    answer = pipeline.ask("How much cargo did the harbour of Port14 handle?", dates=year)
+    assert answer.answered and {s.doc_id for c in answer.citations for s in c.sources} <= IN_2024
+    elsewhere = pipeline.ask("How much cargo did the harbour of Port14 handle?", dates=DateRange.parse("2030", None))
+    assert not elsewhere.answered and "Only articles published from 2030-01-01 on were searched." in str(elsewhere.message)
+
+    # A report added later (an incremental run) is filtered by its date too.
+    (corpus / "late.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "port-30",
+                "title": "Record cargo at the Port30 harbour",
+                "published": "2026-01-05",
+                "text": "The harbour of Port30 handled a record 40 million tonnes of cargo, its harbour authority said.",
+            }
+        )
+        + "\n"
+    )
+    backend.index([corpus], encoder)
+    later = backend.pipeline(encoder)
+    assert found_ids(later, HARBOUR, 10, since="2026") == ["port-30"]
+    assert "port-30" not in found_ids(later, HARBOUR, 30, until="2025-12-31")
+
+
 # ---- PostgreSQL only ----------------------------------------------------------------------------
 
 
@@ -318,7 +396,9 @@ def test_an_index_written_under_schema_1_gets_its_postings_on_upgrade(pg_backend
     with psycopg.connect(pg_backend.url, autocommit=True) as conn:  # back to schema 1 as it was: tsvectors and GIN only
         conn.execute("DROP TABLE qa_postings")
         conn.execute("CREATE INDEX qa_passages_tsv ON qa_passages USING gin (tsv)")
-        conn.execute("DELETE FROM qa_schema_migrations WHERE version = 2")
+        conn.execute("ALTER TABLE qa_passages DROP COLUMN published_day")  # migration 3's
+        conn.execute("DROP FUNCTION qa_published_day(text)")
+        conn.execute("DELETE FROM qa_schema_migrations WHERE version >= 2")
     assert run_qa("migrate", env=pg_backend.env).returncode == 0
     with psycopg.connect(pg_backend.url, autocommit=True) as conn:
         postings = scalar(conn, "SELECT count(*) FROM qa_postings")
@@ -363,3 +443,66 @@ def test_bm25_in_sql_is_the_python_formula(pg_backend):
             row = conn.execute(f"SELECT {idf}, {tf}", {"n": n, "df": df, "tf": count, "dl": dl, "avgdl": avgdl}).fetchone()
             python_tf = bm25.tf_saturation(np.array([count], np.float32), np.array([dl], np.int64), np.float64(avgdl))[0]
             assert row == (pytest.approx(bm25_idf(df, n), rel=1e-12), pytest.approx(float(python_tf), rel=1e-12))
+
+
+def test_filtered_candidates_are_the_local_index_s_on_either_dense_path(pg_backend, encoder, tmp_path):
+    """Date-filtered hits are the local index's, exact floats, with the exact dense statement and
+    with HNSW (whose short answer under a selective filter falls back to exact over the range)."""
+    corpus = write_dated_corpus(tmp_path / "dated")
+    local = Backend("local", str(tmp_path / "local-index"))
+    for backend in (local, pg_backend):
+        backend.index([corpus], encoder)
+    a, b = local.pipeline(encoder), pg_backend.pipeline(encoder)
+    ranges = [("2024", "2024"), ("2024-07", None), (None, "2023-03"), ("2025-02-03", "2025-02-03"), ("2030", None)]
+    for query in [HARBOUR, "How much cargo did the harbour of Port3 handle?"]:
+        for since, until in ranges:
+            dates = DateRange.parse(since, until)
+            expected = [(h.passage.id, h.score, h.dense, h.bm25) for h in a.loaded.retriever.run(query, 5, dates=dates)]
+            for exact_below in (50_000, 0):  # exact; HNSW
+                b.index.exact_below = exact_below  # a PgIndex
+                got = [(h.passage.id, h.score, h.dense, h.bm25) for h in b.loaded.retriever.run(query, 5, dates=dates)]
+                assert got == expected, (query, since, until, exact_below)
+
+
+def test_an_index_from_before_date_filters_gets_its_days_on_upgrade(pg_backend, encoder, tmp_path):
+    """Migration 3 fills `published_day` from the stored documents' dates, by the same rule as the
+    writer's (`qa_published_day` in SQL, `publication_day` in Python): no rebuild needed."""
+    pg_backend.index([write_dated_corpus(tmp_path / "dated")], encoder)
+    before = found_ids(pg_backend.pipeline(encoder), HARBOUR, 20, "2024", "2024")
+    with psycopg.connect(pg_backend.url, autocommit=True) as conn:  # back to schema 2 as it was
+        conn.execute("ALTER TABLE qa_passages DROP COLUMN published_day")  # its index goes with it
+        conn.execute("ALTER TABLE qa_postings DROP COLUMN published_day")  # and qa_postings_term with this one
+        conn.execute("CREATE INDEX qa_postings_term ON qa_postings (term, impact DESC, passage_id) INCLUDE (tf, n_terms)")
+        conn.execute("DROP FUNCTION qa_published_day(text)")
+        conn.execute("DELETE FROM qa_schema_migrations WHERE version = 3")
+    assert run_qa("migrate", env=pg_backend.env).returncode == 0
+    with psycopg.connect(pg_backend.url, autocommit=True) as conn:
+        assert scalar(conn, "SELECT count(*) FROM qa_passages WHERE published_day IS NOT NULL") == 22
+        assert (
+            scalar(
+                conn,
+                "SELECT count(*) FROM qa_postings po JOIN qa_passages p ON p.id = po.passage_id "
+                "WHERE po.published_day IS DISTINCT FROM p.published_day",
+            )
+            == 0
+        )
+        assert scalar(conn, "SELECT published_day FROM qa_passages WHERE doc_id = 'port-22'") == publication_day("2024-06")
+        for text in [
+            "2024-03-05",
+            " 2024-03-05T10:00:00Z",
+            "2024-06",
+            "2024-06 (updated)",
+            "2024-02-30",
+            "2024-13-01",
+            "0000-01-01",
+            "20240305",
+            "2024-03-051",
+            "March 5, 2024",
+            "",
+            "2024",
+            "2024-3-5",
+            "１２３４-01-01",
+        ]:
+            assert scalar(conn, "SELECT qa_published_day(%s)", (text,)) == publication_day(text), text
+    assert found_ids(pg_backend.pipeline(encoder), HARBOUR, 20, "2024", "2024") == before
+    assert set(before) == IN_2024

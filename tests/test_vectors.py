@@ -10,9 +10,10 @@ from helpers import CACHE_DIR, run_qa
 from embeddings.encoder import load_encoder
 from qa.ingest.chunking import Passage
 from qa.ingest.sources import Document
+from qa.stores.local import vectors as vectors_module
 from qa.stores.local.index import load_index, write_snapshot
 from qa.stores.local.snapshots import Snapshots
-from qa.stores.local.vectors import VectorIndex, exact_top_k, probe_queries
+from qa.stores.local.vectors import RowFilter, VectorIndex, exact_top_k, probe_queries, recall_at_k
 
 
 def clustered(n: int, dim: int = 64, centers: int = 50, seed: int = 0) -> np.ndarray:
@@ -49,6 +50,85 @@ def test_large_index_reads_few_of_its_lists_and_still_finds_the_exact_neighbours
     ivf.nprobe = int(index.params["nprobe"])
     scores, ids = index.search(queries[0], 5)
     assert np.allclose(scores, vectors[ids] @ queries[0]) and list(scores) == sorted(scores, reverse=True)
+
+
+def test_duplicate_passages_do_not_push_the_tuner_to_scan_every_list():
+    """Exact search and IVF break ties between copies of one vector differently, so recall by id stops short of the
+    target on an archive with duplicates however many lists are read; counted by score (`recall_at_k`) it is reached."""
+    distinct = clustered(4000)
+    vectors = np.concatenate([distinct, distinct, distinct])  # every passage three times
+    index = VectorIndex.build(vectors, ann_threshold=5_000)
+    assert index.ann is not None
+    ivf = faiss.extract_index_ivf(index.ann)
+    assert ivf.nprobe <= ivf.nlist // 4  # before ties were counted: nprobe = nlist, every list on every query
+    queries = probe_queries(vectors, 100, seed=42)
+    truth = exact_top_k(vectors, queries, 10)
+    assert recall_at_k(vectors, queries, truth, index.search_batch(queries, 10)) >= 0.95
+    ivf.nprobe = ivf.nlist  # every list: every neighbour's score is found, yet by id some are the other copies
+    assert recall_at_k(vectors, queries, truth, index.search_batch(queries, 10)) == 1.0
+    assert recall_at_10(index, vectors, queries) < 0.99  # 0.93 when written
+
+
+def test_filtered_search_on_an_ivf_index_scans_only_rows_in_the_filter(monkeypatch):
+    """Above the exact cut-off a filtered search goes through the IVF index with a selector: only rows in the
+    filter come back, k of them, scored exactly, the best in the filter as exact search over its rows finds them;
+    a scan whose probed lists hold too few rows in the filter falls back to exact, so k still come back."""
+    vectors = clustered(8000)
+    index = VectorIndex.build(vectors, ann_threshold=5_000)
+    assert index.ann is not None
+    monkeypatch.setattr(vectors_module, "FILTER_EXACT_ROWS", 0)  # this index is small: exact would serve every filter
+    exact_calls: list[int] = []
+    search_rows = index.search_rows
+
+    def counted(query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        exact_calls.append(len(rows))
+        return search_rows(query, k, rows)
+
+    monkeypatch.setattr(index, "search_rows", counted)
+    days = np.random.default_rng(3).integers(0, 1000, len(vectors))
+    queries = probe_queries(vectors, 50, seed=42)
+    for share in (0.5, 0.1):  # 4,000 and 800 rows in the filter
+        within = RowFilter(days < 1000 * share)
+        found = np.full((len(queries), 10), -1)
+        truth = np.zeros((len(queries), 10), dtype=np.int64)
+        for i, query in enumerate(queries):
+            scores, ids = index.search_filtered(query, 10, within)
+            assert len(ids) == 10 and within.mask[ids].all()
+            assert np.allclose(scores, vectors[ids] @ query) and list(scores) == sorted(scores, reverse=True)
+            found[i] = ids
+            truth[i] = search_rows(query, 10, within.rows)[1]
+        assert not exact_calls  # every one through the IVF index
+        assert recall_at_k(vectors, queries, truth, found) >= 0.95  # 1.0 for both when written
+
+    # Rows of the lists farthest from the query only: the lists it probes hold none of them.
+    ivf = faiss.extract_index_ivf(index.ann)
+    query = queries[0]
+    _, lists = ivf.quantizer.search(vectors, 1)
+    farthest = np.argsort(ivf.quantizer.reconstruct_n(0, ivf.nlist) @ query)  # lists by centroid, farthest first
+    sizes = np.bincount(lists[:, 0], minlength=ivf.nlist)
+    far_lists = farthest[: np.searchsorted(np.cumsum(sizes[farthest]), 300) + 1]  # the fewest that hold 300 rows
+    mask = np.isin(lists[:, 0], far_lists)
+    within = RowFilter(mask)  # ~300 rows in a few lists: nprobe is raised to ~nlist * 40 / 300, the nearest lists
+    monkeypatch.setattr(vectors_module, "FILTER_SCAN_PER_ROW", 10**9)  # let the scan try
+    scores, ids = index.search_filtered(query, 10, within)
+    assert exact_calls  # the scan came back short: exact over the rows answered
+    assert len(ids) == 10 and mask[ids].all()
+    assert ids.tolist() == search_rows(query, 10, within.rows)[1].tolist()
+    assert len(index.search_filtered(query, 5000, within)[1]) == len(within) < 5000  # all of them when fewer than k
+    assert len(index.search_filtered(query, 10, RowFilter(np.zeros(len(vectors), dtype=bool)))[1]) == 0
+
+
+def test_a_small_filter_is_searched_exactly_even_with_an_ivf_index():
+    vectors = clustered(8000)
+    index = VectorIndex.build(vectors, ann_threshold=5_000)
+    assert index.ann is not None
+    rows = np.arange(5, 8000, 7)  # 1,142 rows: under FILTER_EXACT_ROWS
+    mask = np.zeros(len(vectors), dtype=bool)
+    mask[rows] = True
+    query = probe_queries(vectors, 1, seed=9)[0]
+    scores, ids = index.search_filtered(query, 20, RowFilter(mask))
+    best = rows[np.argsort(-(vectors[rows] @ query))[:20]]
+    assert ids.tolist() == best.tolist() and np.allclose(scores, vectors[ids] @ query)
 
 
 def test_approximate_index_round_trips_through_a_snapshot(tmp_path):

@@ -5,6 +5,8 @@
   const form = document.getElementById("ask-form");
   const input = document.getElementById("question");
   const log = document.getElementById("log");
+  const since = document.getElementById("since");
+  const until = document.getElementById("until");
   let conversationId = null;
 
   function el(tag, className, text) {
@@ -76,14 +78,16 @@
     log.appendChild(el("div", "turn question", question));
     const pending = el("div", "turn pending", "Searching the articles…");
     log.appendChild(pending);
+    // The first question starts a conversation; later ones continue it (follow-ups).
+    const body = conversationId ? { question: question, conversation_id: conversationId } : { question: question, start_conversation: true };
+    // Publication dates, when set, apply to this question only; the server checks them.
+    if (since.value) body.since = since.value;
+    if (until.value) body.until = until.value;
     try {
       const response = await fetch("/ask", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        // The first question starts a conversation; later ones continue it (follow-ups).
-        body: JSON.stringify(
-          conversationId ? { question: question, conversation_id: conversationId } : { question: question, start_conversation: true }
-        ),
+        body: JSON.stringify(body),
       });
       const data = await response.json();
       pending.remove();

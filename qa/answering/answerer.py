@@ -11,12 +11,13 @@ from dataclasses import asdict
 
 from qa.answering.candidates import CandidateExtractor, SentenceCandidate
 from qa.answering.citations import CitationBuilder
-from qa.answering.dates import ResolvedDate, describe, names_a_time, publication_date, resolve_in
+from qa.answering.dates import ResolvedDate, day_label, describe, names_a_time, publication_date, resolve_in
 from qa.answering.question import AnswerKind, QuestionAnalysis, QuestionAnalyzer
 from qa.answering.reader import ReaderStage
 from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
+from qa.answering.updates import MAX_LATER_SEARCHES, NewerReports, Report, Reports, SearchSince
 from qa.retrieval import Hit
-from qa.schema import Answer, Citation, ResolvedTime
+from qa.schema import Answer, Citation, EarlierReport, ResolvedTime
 from qa.stores.base import IndexReader, bm25_idf
 from qa.text import terms
 
@@ -29,8 +30,16 @@ DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Tr
 class Answerer:
     """Picks the answer from retrieved passages, or declines."""
 
-    def __init__(self, index: IndexReader, model: ScorerModel | None = None, reader: ReaderStage | None = None) -> None:
-        """`reader`: the neural reader as the last stage (None: the feature scorer decides alone)."""
+    def __init__(
+        self,
+        index: IndexReader,
+        model: ScorerModel | None = None,
+        reader: ReaderStage | None = None,
+        later_searches: int = MAX_LATER_SEARCHES,
+    ) -> None:
+        """`reader`: the neural reader as the last stage (None: the feature scorer decides alone).
+        `later_searches`: how many times to look for newer reports of a developing story (0: never);
+        it needs the reader, which judges them."""
         self.index = index
         self._n = max(index.passage_count, 1)
         self.analyzer = QuestionAnalyzer()
@@ -38,6 +47,9 @@ class Answerer:
         self.scorer = AnswerScorer(model)
         self.reader = reader
         self.citations = CitationBuilder(index)
+        self.updates = (
+            NewerReports(index, self.extractor, self.scorer, reader, self.idf, later_searches) if reader is not None else None
+        )
 
     def idf(self, term: str) -> float:
         return bm25_idf(self.index.passage_freq.get(term, 0), self._n)
@@ -79,13 +91,21 @@ class Answerer:
         return self.reader.run(question, scored, candidates) if self.reader is not None and read else scored
 
     def run(
-        self, question: str, hits: list[Hit], focus: str | None = None, avoid: set[Given] | None = None, read: bool = True
+        self,
+        question: str,
+        hits: list[Hit],
+        focus: str | None = None,
+        avoid: set[Given] | None = None,
+        read: bool = True,
+        search_since: SearchSince | None = None,
     ) -> Answer:
         """`question` is what the user asked, references resolved; `focus` the user's own words.
 
         `read=False` leaves the reader out: a follow-up such as "When was that?" carries its topic
         only as the previous question appended, which the reader (trained on single questions)
         answers as if it were asked again; the feature scorer weighs those words as context.
+        `search_since` retrieves for the question among articles published from a given day: with
+        it, a developing story is answered from its newest report (`qa.answering.updates`).
         """
         asked = focus or question
         scored = self.score(question, hits, avoid, read)
@@ -102,13 +122,24 @@ class Answerer:
                 kind=scored.question.kind.value,
                 confidence=round(scored.answerable, 4),
             )
-        citations = self.citations.run(scored, hits)
+        reports = (
+            self.updates.run(question, scored, hits, search_since if read else None)
+            if self.updates is not None
+            else Reports(Report(scored, hits, None))
+        )
+        scored = reports.newest.scored
+        citations = self.citations.run(scored, reports.newest.hits)
         markers = "".join(f"[{c.n}]" for c in citations)
+        earlier = self.earlier_reports(reports, citations)
         evidence = scored.best.text
         short = scored.short
         resolved = self.resolve_time(scored, citations)
         lead = (describe(resolved) if resolved else short.text) if short else None
         text = f"{lead} — {evidence} {markers}" if lead else f"{evidence} {markers}"
+        if earlier:
+            text += (
+                " Earlier reports: " + "; ".join(f"{e.short_answer} ({day_label(e.published)}) [{e.n}]" for e in earlier) + "."
+            )
         return Answer(
             question=asked,
             answer=text,
@@ -120,9 +151,21 @@ class Answerer:
             short_end=short.end if short else None,
             headline=lead,
             resolved=ResolvedTime(**asdict(resolved)) if resolved else None,
+            earlier=earlier,
             kind=scored.question.kind.value,
             confidence=round(scored.answerable, 4),
         )
+
+    def earlier_reports(self, reports: Reports, citations: list[Citation]) -> list[EarlierReport]:
+        """Each earlier differing report as a numbered citation after the answer's own (appended to `citations`)."""
+        earlier = []
+        for report in reports.earlier:
+            if report.published is None or report.scored.short is None:
+                continue
+            n = len(citations) + 1
+            citations.append(self.citations.citation(n, report.scored.best, report.hits))
+            earlier.append(EarlierReport(short_answer=report.scored.short.text, published=report.published.isoformat(), n=n))
+        return earlier
 
     def resolve_time(self, scored: ScoredAnswer, citations: list[Citation]) -> ResolvedDate | None:
         """A time answer's span read against its story's date: the earliest date among the copies

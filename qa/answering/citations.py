@@ -39,7 +39,7 @@ class CitationBuilder:
 
     def run(self, scored: ScoredAnswer, hits: list[Hit]) -> list[Citation]:
         best = scored.best
-        citations = [self._citation(1, best, hits)]
+        citations = [self.citation(1, best, hits)]
         if scored.short is None:
             return citations
         wanted = scored.short.text.lower()
@@ -52,7 +52,7 @@ class CitationBuilder:
             if any(candidate.doc_id == d or self.same_story(candidate.doc_id, d) for d in cited_docs):
                 continue
             cited_docs.append(candidate.doc_id)
-            citations.append(self._citation(len(citations) + 1, candidate, hits))
+            citations.append(self.citation(len(citations) + 1, candidate, hits))
         return citations
 
     def _source(self, doc: Document, start: int, end: int) -> Source:
@@ -67,7 +67,7 @@ class CitationBuilder:
             end=end,
         )
 
-    def _citation(self, n: int, candidate: SentenceCandidate, hits: list[Hit]) -> Citation:
+    def citation(self, n: int, candidate: SentenceCandidate, hits: list[Hit]) -> Citation:
         doc = self.index.documents[candidate.doc_id]
         sources = [self._source(doc, candidate.start, candidate.end)]
         answer_terms = term_set(candidate.text)

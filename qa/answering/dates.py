@@ -233,10 +233,15 @@ def _parser(base: date, direction: Direction) -> DateDataParser:
     )
 
 
+def day_label(published: str) -> str:
+    """`3 Mar 2017` for an ISO date (the text itself when it is not one)."""
+    day = publication_date(published)
+    return f"{day.day} {day:%b %Y}" if day else published
+
+
 def describe(resolved: ResolvedDate) -> str:
     """`2016 ("last year", article of 3 Mar 2017)`: the value first, then what it was read from."""
-    published = publication_date(resolved.published)
-    article = f"{published.day} {published:%b %Y}" if published else resolved.published
+    article = day_label(resolved.published)
     value = _display(resolved)
     if not resolved.relative:
         return value

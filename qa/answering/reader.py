@@ -88,6 +88,8 @@ class Reader:
             options = ort.SessionOptions()
             if threads:
                 options.intra_op_num_threads = threads
+            # Idle threads that spin between questions steal the core the server and the encoder need.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         except ReaderError:
             raise
@@ -307,8 +309,11 @@ class ReaderStage:
         reading, found = self.read(question, scored, candidates)
         if not found:
             return ScoredAnswer(scored.question, scored.ranked, None, None, 0.0, self.decision.threshold)
-        p, best = max(((self.probability(r), r) for r in found), key=lambda pr: pr[0])
-        return self.answer(scored, reading, best, p)
+        judged = sorted(((self.probability(r), r) for r in found), key=lambda pr: pr[0], reverse=True)
+        p, best = judged[0]
+        chosen = self.answer(scored, reading, best, p)
+        chosen.others = [self.answer(scored, reading, r, q) for q, r in judged[1:] if q >= self.decision.threshold]
+        return chosen
 
     def answer(self, scored: ScoredAnswer, reading: ReaderInput, chosen: Reading, p: float) -> ScoredAnswer:
         """The scorer's verdict rewritten with the reader's span as the short answer (exact offsets)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -136,6 +136,7 @@ class ScoredAnswer:
     answerable: float
     threshold: float
     signals: Features | None = None  # what the reader's decision weighed (training and debugging)
+    others: list[ScoredAnswer] = field(default_factory=list)  # the reader's other accepted windows, likeliest first
 
     @property
     def answered(self) -> bool:

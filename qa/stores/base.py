@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from qa.daterange import DateRange
 from qa.errors import StoreError
 from qa.ingest.chunking import Passage
 from qa.ingest.sources import Document
@@ -89,8 +90,12 @@ class IndexReader(Protocol):
         """Passages per document id (for `qa docs`)."""
         ...
 
-    def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int) -> Candidates:
-        """The `pool` best passages by cosine and the `pool` best by BM25 (score > 0), merged."""
+    def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int, dates: DateRange | None = None) -> Candidates:
+        """The `pool` best passages by cosine and the `pool` best by BM25 (score > 0), merged.
+
+        With `dates`, only passages of documents published in that range (never undated ones) are
+        considered, on both sides: the best `pool` in range, not the best `pool` filtered after.
+        """
         ...
 
 

@@ -4,12 +4,21 @@ The local store (`qa.stores.local`) and PostgreSQL (`qa.stores.postgres`) differ
 passages, vectors and BM25 statistics live; what is indexed, how documents are classified as
 added, updated, unchanged or removed, and which models an index must have been built with are
 decided here once.
+
+Tagging and encoding of new passages run at the same time, so both cores stay busy: the encoder
+(ONNX Runtime) works in the calling thread while a background thread streams the passages through
+the tagger, which on a long run tags in a worker process of its own (`qa.ingest.tagging`). An
+error on either side stops the other.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +73,15 @@ def classify_documents(
     return report, new_docs, kept
 
 
+@dataclass
+class StageTimes:
+    """Seconds each stage of `tag_and_encode` took; the two overlap, so `wall_s` is less than their sum."""
+
+    tag_s: float = 0.0
+    encode_s: float = 0.0
+    wall_s: float = 0.0
+
+
 def tag_and_encode(
     passages: list[Passage],
     todo: list[int],
@@ -72,27 +90,61 @@ def tag_and_encode(
     tagger: SpanTagger,
     encoder: Encoder,
     progress: Callable[[int, int], None] | None,
-) -> None:
-    """Tag and encode the passages at `todo` (embedding `texts`, one per todo) in place.
+) -> StageTimes:
+    """Tag and encode the passages at `todo` (embedding `texts`, one per todo) in place, concurrently.
 
-    Progress counts tagging and encoding once per new passage, and every reused passage as done.
+    Progress is in passages, out of all of them: a reused one counts as done, a new one half when
+    tagged and half when encoded, so the rate a progress bar derives from it is passages/s.
     """
-    total, done = len(passages) + len(todo), len(passages) - len(todo)
+    total, reused = len(passages), len(passages) - len(todo)
+    times = StageTimes()
     if progress:
-        progress(done, total)
+        progress(reused, total)
+    if not todo:
+        return times
+    lock = threading.Lock()
+    halves = 0  # passages tagged + passages encoded
+    stop, failed = threading.Event(), threading.Event()
 
     def step(n: int) -> None:
-        nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
+        nonlocal halves
+        with lock:
+            halves += n
+            if progress:
+                progress(reused + halves // 2, total)
 
-    if todo:
-        tagged = tagger.run([passages[i].text for i in todo], [passages[i].start for i in todo], progress=step)
-        for i, spans in zip(todo, tagged, strict=True):
-            passages[i].spans = spans
-        with unavailable_on(EncoderError):
-            vectors[todo] = encoder.encode(texts, progress=step)
+    def tag() -> None:
+        began = time.perf_counter()
+        items = ((passages[i].text, passages[i].start) for i in todo)
+        try:
+            for i, spans in zip(todo, tagger.stream(items, len(todo)), strict=True):
+                if stop.is_set():
+                    return
+                passages[i].spans = spans
+                step(1)
+        except BaseException:
+            failed.set()
+            raise
+        times.tag_s = time.perf_counter() - began
+
+    def encoded(n: int) -> None:
+        if failed.is_set():
+            tagging.result()  # raises the tagger's error here, which stops the encoder too
+        step(n)
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-tagger") as pool:
+        tagging = pool.submit(tag)
+        try:
+            with unavailable_on(EncoderError):
+                vectors[todo] = encoder.encode(texts, progress=encoded)
+        except BaseException:
+            stop.set()  # the encoder failed or was interrupted: tag no more of what will not be stored
+            raise
+        times.encode_s = time.perf_counter() - began
+        tagging.result()  # re-raises what the tagger raised
+    times.wall_s = time.perf_counter() - began
+    return times
 
 
 def indexed_text(passage: Passage, doc: Document) -> str:

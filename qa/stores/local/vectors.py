@@ -1,17 +1,25 @@
 """The FAISS side of an index snapshot: exact search while small, IVF-SQ8 once large.
 
-Below `ann_threshold` passages an exact inner-product index (FAISS `IndexFlatIP`) is both the
-fastest to build and fast enough to search. Above it, an inverted-file index with 8-bit scalar
+Below `ann_threshold` passages an exact inner-product search (FAISS's `knn_inner_product`, the
+search `IndexFlatIP` runs) over the float vectors where they lie is both the fastest to build and
+fast enough: loaded from a snapshot they are a read-only memory map, so every process serving one
+index (`qa serve --workers N`) shares one copy in the OS page cache. Above it, an inverted-file index with 8-bit scalar
 quantisation (`IVF{nlist},SQ8`, ~1/4 of the float memory) is trained on a sample, and `nprobe` is
 tuned on probe queries until recall@10 against exact search reaches `TARGET_RECALL`, then doubled.
 Candidates from the IVF index are re-scored exactly from the float vectors, which stay on disk
 and are memory-mapped, so only the pages a query touches are read.
+
+A filtered search (a date range: `RowFilter`, `VectorIndex.search_filtered`) returns the best rows
+in the filter, never the best overall with the others dropped: exactly over the rows when they are
+few or the index is flat, else through the IVF index with a FAISS selector, so the scan scores only
+rows in the filter, falling back to exact when the probed lists hold too few of them.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -26,6 +34,17 @@ TARGET_RECALL = 0.99
 NPROBE_MARGIN = 2
 NPROBE_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 RERANK_FACTOR = 4
+# A filtered search (`VectorIndex.search_filtered`) is exact over the filter's rows or an IVF scan
+# restricted to them, whichever costs less. Measured (bench/store_bench.py filtered; 100k and 1M
+# passages): exact costs ~0.43 µs a row, reading its floats from the memory map (0.8 ms for 2,000
+# rows, 5 ms for 10,000); the IVF scan ~0.5 ms for the coarse quantiser plus ~20 ns a code in the
+# lists it probes (0.7 ms at 100k and 1.3-2.6 ms at 1M for 2,000-10,000 rows in range), and it
+# needs more lists the fewer rows are in range (nprobe is raised so they hold enough of them).
+# So: exact up to FILTER_EXACT_ROWS rows (the quantiser alone costs as much), and above it while the
+# probed lists would hold over FILTER_SCAN_PER_ROW codes for each row in range (for the retriever's
+# pool of 50, up to √(10·n) rows of n passages: ~3,200 at 1M, ~10,000 at 10M).
+FILTER_EXACT_ROWS = 2048
+FILTER_SCAN_PER_ROW = 20
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, block: int = 262_144) -> np.ndarray:
@@ -58,6 +77,57 @@ def probe_queries(vectors: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).astype(np.float32)
 
 
+def recall_at_k(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, found: np.ndarray) -> float:
+    """Recall of `found` ids against exact top-k `truth`, counting ties: a found passage scoring at
+    least the k-th exact score is a true neighbour, whichever of equal-scoring duplicates it is.
+
+    Compared by id alone, an archive with duplicate passages (syndicated stories, boilerplate,
+    re-posted articles) never reaches full recall, because exact search and IVF break ties
+    differently: with a third of 100k synthetic passages duplicated, recall by id stopped at 0.965
+    even scanning every list, and the tuner chose nprobe = nlist (bench/store_bench.py latency).
+    """
+    k = truth.shape[1]
+    true_scores = np.einsum("qd,qkd->qk", queries, np.asarray(vectors[truth.ravel()]).reshape(*truth.shape, -1))
+    valid = found >= 0
+    found_scores = np.einsum(
+        "qd,qkd->qk", queries, np.asarray(vectors[np.where(valid, found, 0).ravel()]).reshape(*found.shape, -1)
+    )
+    hits = valid & (found_scores >= true_scores.min(axis=1, keepdims=True) - 1e-6)
+    return float(hits.sum() / (len(queries) * k))
+
+
+class RowFilter:
+    """The rows a filter (a date range) lets through, in the forms each search wants, each built once.
+
+    `mask` is one bool a row; `rows` (for exact search) and `selector` (a FAISS `IDSelectorBitmap`
+    for the IVF scan) are made the first time a search needs them and kept with the filter, so a
+    caller that keeps the filter (`Index.row_filter`) pays for them once per range.
+    """
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.mask = np.ascontiguousarray(mask, dtype=bool)
+        self.count = int(np.count_nonzero(self.mask))
+
+    def __len__(self) -> int:
+        return self.count
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """The rows in the filter, ascending."""
+        return np.flatnonzero(self.mask)
+
+    @cached_property
+    def _bitmap_selector(self) -> tuple[np.ndarray, faiss.IDSelector]:
+        # One value, so the selector never outlives the bitmap it points into (FAISS holds a raw
+        # pointer) even if two threads build it at once. Bit i of byte i >> 3 is row i.
+        bitmap = np.packbits(self.mask, bitorder="little")
+        return bitmap, faiss.IDSelectorBitmap(len(self.mask), faiss.swig_ptr(bitmap))
+
+    @property
+    def selector(self) -> faiss.IDSelector:
+        return self._bitmap_selector[1]
+
+
 class VectorIndex:
     FILE = "vectors.npy"
     ANN_FILE = "vectors.ivf"
@@ -67,12 +137,8 @@ class VectorIndex:
         self.ann = ann
         self.params = params or {"kind": "flat"}
         if ann is None:
-            n, dim = vectors.shape
-            self.flat = faiss.IndexFlatIP(dim)
-            if n:
-                self.flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-                # Read vectors back from FAISS's own storage rather than keep a second copy.
-                self.vectors = faiss.rev_swig_ptr(self.flat.get_xb(), n * dim).reshape(n, dim)
+            # Searched where they are (no copy into an IndexFlatIP): a memory map stays one.
+            self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         else:
             faiss.extract_index_ivf(ann).nprobe = int(self.params["nprobe"])
 
@@ -99,14 +165,13 @@ class VectorIndex:
         return index
 
     def tune(self, n_queries: int = 300) -> None:
-        """Twice the smallest nprobe whose recall@10 on probe queries reaches TARGET_RECALL."""
+        """Twice the smallest nprobe whose recall@10 (`recall_at_k`, ties counted) on probe queries reaches TARGET_RECALL."""
         queries = probe_queries(self.vectors, n_queries, seed=1)
         truth = exact_top_k(self.vectors, queries, 10)
         ivf = faiss.extract_index_ivf(self.ann)  # type: ignore[arg-type]  # tune() is only called with an ANN index
         for nprobe in [step for step in NPROBE_STEPS if step < ivf.nlist] + [ivf.nlist]:  # nlist: every list
             ivf.nprobe = nprobe
-            found = self.search_batch(queries, 10)
-            recall = float(np.mean([len(set(found[i]) & set(truth[i])) / 10 for i in range(len(queries))]))
+            recall = recall_at_k(self.vectors, queries, truth, self.search_batch(queries, 10))
             self.params.update(probe_nprobe=nprobe, probe_recall_at_10=round(recall, 4))
             if recall >= TARGET_RECALL:
                 break
@@ -116,8 +181,8 @@ class VectorIndex:
     def search_batch(self, queries: np.ndarray, k: int) -> np.ndarray:
         """Top-k ids for each query (-1 padded)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if self.ann is None:
-            return self.flat.search(queries, min(k, len(self)))[1]
+        if self.ann is None:  # exactly what IndexFlatIP.search computes, without holding a copy
+            return faiss.knn(queries, self.vectors, min(k, len(self)), metric=faiss.METRIC_INNER_PRODUCT)[1]
         _, candidates = self.ann.search(queries, k * RERANK_FACTOR)
         out = np.full((len(queries), k), -1, dtype=np.int64)
         for row, ids in enumerate(candidates):
@@ -135,6 +200,56 @@ class VectorIndex:
         ids = self.search_batch(query.reshape(1, -1), k)[0]
         ids = ids[ids >= 0]
         return np.asarray(self.vectors[ids]) @ query, ids
+
+    def search_rows(self, query: np.ndarray, k: int, rows: np.ndarray, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest passages among `rows` only, by exact inner product.
+
+        A date filter's exact search (`search_filtered`): the float vectors of those rows, read in
+        blocks. Small blocks keep each matrix-vector product on one thread: OpenBLAS splits one of
+        over ~1,500 rows across threads, and on a busy machine the call then waits out the other
+        threads' time slices (8 ms for 2,000 rows here, against 0.2 ms in blocks of 1,024).
+        """
+        k = min(k, len(rows))
+        if k == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        query = np.asarray(query, dtype=np.float32)
+        scores = np.concatenate(
+            [np.asarray(self.vectors[rows[start : start + block]]) @ query for start in range(0, len(rows), block)]
+        )
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return scores[top], rows[top].astype(np.int64)
+
+    def search_filtered(self, query: np.ndarray, k: int, within: RowFilter) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest passages among the rows of `within` (k whenever it holds k).
+
+        The IVF index is searched with `within.selector`, so its scan only returns rows in the
+        filter, and its candidates are re-scored exactly as unfiltered ones are. `nprobe` is the
+        tuned one, raised for a selective filter until the probed lists hold, on average,
+        `RERANK_FACTOR * k` rows in the filter (a list holds `len(within) / nlist` of them). If the
+        scan still finds fewer than k, the exact search over the rows (`search_rows`) answers
+        instead; it answers from the start for a flat index, and where it costs less than the scan
+        (`FILTER_EXACT_ROWS`, `FILTER_SCAN_PER_ROW`).
+        """
+        k = min(k, len(within))
+        if k == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if self.ann is None or len(within) <= FILTER_EXACT_ROWS:
+            return self.search_rows(query, k, within.rows)
+        ivf = faiss.extract_index_ivf(self.ann)
+        nprobe = min(ivf.nlist, max(ivf.nprobe, math.ceil(ivf.nlist * RERANK_FACTOR * k / len(within))))
+        if len(self) * nprobe / ivf.nlist > FILTER_SCAN_PER_ROW * len(within):
+            return self.search_rows(query, k, within.rows)
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        params = faiss.SearchParametersIVF()  # per call: the index's own nprobe stays as tuned
+        params.sel, params.nprobe = within.selector, nprobe  # `within` keeps the selector alive
+        _, candidates = self.ann.search(query.reshape(1, -1), k * RERANK_FACTOR, params=params)
+        ids = np.sort(candidates[0][candidates[0] >= 0])
+        if len(ids) < k:
+            return self.search_rows(query, k, within.rows)
+        exact = np.asarray(self.vectors[ids]) @ query
+        top = np.argsort(-exact, kind="stable")[:k]
+        return exact[top], ids[top]
 
     def save(self, folder: Path) -> None:
         np.save(folder / self.FILE, self.vectors)

@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from psycopg.rows import DictRow, class_row
 from psycopg_pool import ConnectionPool
 
+from qa.daterange import DateRange
 from qa.ingest.chunking import Passage
 from qa.ingest.sources import Document
 from qa.stores.base import Candidates, IndexChanged
@@ -131,13 +132,15 @@ class PgIndex:
         state: dict[str, Any],
         exact_below: int,
         owner: object = None,
+        iterative_scan: bool = False,
     ) -> None:
         self._owner = owner  # the store: its pool lives as long as a reader does
+        self._iterative_scan = iterative_scan  # pgvector >= 0.8: HNSW scans on until a filtered query has its rows
         self._pool = pool
         self._url = url
         self._setting = setting
         self._state = state
-        self._exact_below = exact_below
+        self.exact_below = exact_below
         self.term_cap = TERM_CAP
         self._documents = _Documents(self, state["documents"])
         self._passage_freq = _PassageFreq(self)
@@ -194,7 +197,7 @@ class PgIndex:
             self._check(state["version"] if state else None)
         return rows
 
-    def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int) -> Candidates:
+    def candidates(self, query_terms: list[str], vector: np.ndarray, pool: int, dates: DateRange | None = None) -> Candidates:
         """Dense and BM25 candidates, scored by both, from one consistent snapshot in two statements.
 
         Dense: the `pool` nearest by cosine, exact below `exact_below` passages (as the local
@@ -204,11 +207,17 @@ class PgIndex:
         cut falls where the local index puts it. A term in at most `term_cap` passages is read
         whole, so on such indexes the candidates are those of an exhaustive scan; above, a
         passage outside every term's best `term_cap` is not proposed (its scores stay exact).
+
+        With `dates`, both sides read only passages whose `published_day` is in range (BM25 from
+        the postings' own copy of the day, in the index). The dense side is exact below
+        `exact_below`; above, HNSW (with pgvector's iterative scan where the extension has it,
+        0.8 on) and, when that finds fewer than `pool` passages in range (a selective filter:
+        HNSW's candidate list ran out), exact over the passages in range (btree on the day).
         """
         vector = np.asarray(vector, dtype=np.float32)
         state = self._state
         terms = list(dict.fromkeys(query_terms))
-        exact = state["passages"] < self._exact_below
+        exact = state["passages"] < self.exact_below
         counts = [query_terms.count(t) for t in terms]
         params = {
             "vector": vector,
@@ -218,13 +227,24 @@ class PgIndex:
             "cap": self.term_cap,
             "limit": 2 * pool,
             "ef": str(min(MAX_EF_SEARCH, max(40, 2 * pool))),
+            "since": dates.first if dates is not None else None,
+            "until": dates.last if dates is not None else None,
         }
         with db_errors(self._url, self._setting), self._pool.connection() as conn, conn.transaction():
             head = conn.execute(HEAD_SQL, params).fetchall()  # version, ef_search for this transaction, df
             self._check(head[0]["version"] if head else None)
             df = {r["term"]: int(r["df"]) for r in head if r["term"] is not None}
             self._passage_freq.remember(df, terms)
-            rows = conn.execute(EXACT_SQL if exact else ANN_SQL, params, binary=True).fetchall()
+            if dates is None:
+                rows = conn.execute(EXACT_SQL if exact else ANN_SQL, params, binary=True).fetchall()
+            elif exact:
+                rows = conn.execute(EXACT_IN_RANGE_SQL, params, binary=True).fetchall()
+            else:
+                if self._iterative_scan:
+                    conn.execute(ITERATIVE_SCAN_SQL)
+                rows = conn.execute(ANN_IN_RANGE_SQL, params, binary=True).fetchall()
+                if sum(1 for r in rows if r["is_dense"]) < pool:
+                    rows = conn.execute(EXACT_IN_RANGE_SQL, params, binary=True).fetchall()
             wanted = sorted({r["doc_id"] for r in rows if self._documents.cached(r["doc_id"]) is None})
             if wanted:
                 found = conn.cursor(binary=True, row_factory=class_row(Document)).execute(
@@ -243,6 +263,8 @@ class PgIndex:
         sparse.sort(key=lambda i: (-scored[i], rows[i]["id"]))
         keep = {i for i, r in enumerate(rows) if r["is_dense"]} | set(sparse[:pool])
         chosen = sorted(keep)
+        if not chosen:  # nothing published in the asked range
+            return Candidates([], np.zeros(0, np.float32), np.zeros(0, np.float32))
         passages = []
         for r in (rows[i] for i in chosen):
             doc_id, start, end = r["doc_id"], r["start_char"], r["end_char"]
@@ -279,12 +301,12 @@ q AS (
     FROM unnest(%(terms)s::text[], %(counts)s::int[]) AS w(term, n)
     JOIN qa_terms t ON t.term = w.term CROSS JOIN st
 ),
-dense AS (SELECT id FROM qa_passages ORDER BY {order} LIMIT %(pool)s),
+dense AS (SELECT id FROM qa_passages {in_range} ORDER BY {order} LIMIT %(pool)s),
 sparse AS (
     SELECT c.passage_id AS id
     FROM q CROSS JOIN LATERAL (
         SELECT po.passage_id, po.tf, po.n_terms FROM qa_postings po
-        WHERE po.term = q.term ORDER BY po.impact DESC, po.passage_id LIMIT %(cap)s
+        WHERE po.term = q.term {posting_in_range} ORDER BY po.impact DESC, po.passage_id LIMIT %(cap)s
     ) c CROSS JOIN st
     GROUP BY c.passage_id
     ORDER BY sum(q.weight * {tf}) DESC, c.passage_id
@@ -303,11 +325,24 @@ ORDER BY p.id
 """
 
 
-def _candidates_sql(order: str) -> bytes:
+def _candidates_sql(order: str, in_range: bool = False) -> bytes:
+    """The candidates statement; `in_range`: only passages published from %(since)s to %(until)s (NULL never)."""
     idf = bm25.IDF_SQL.format(n="st.passages", df="t.df")
     tf = bm25.TF_SQL.format(tf="c.tf", dl="c.n_terms", avgdl="st.avgdl")
-    return _CANDIDATES_SQL.format(order=order, idf=idf, tf=tf).encode()
+    return _CANDIDATES_SQL.format(
+        order=order,
+        idf=idf,
+        tf=tf,
+        in_range="WHERE published_day BETWEEN %(since)s AND %(until)s" if in_range else "",
+        posting_in_range="AND po.published_day BETWEEN %(since)s AND %(until)s" if in_range else "",
+    ).encode()
 
 
-EXACT_SQL = _candidates_sql("(embedding <=> %(vector)s) + 0")  # "+ 0": not the HNSW index
+EXACT_ORDER = "(embedding <=> %(vector)s) + 0"  # "+ 0": not the HNSW index
+EXACT_SQL = _candidates_sql(EXACT_ORDER)
 ANN_SQL = _candidates_sql("embedding <=> %(vector)s")
+EXACT_IN_RANGE_SQL = _candidates_sql(EXACT_ORDER, in_range=True)
+ANN_IN_RANGE_SQL = _candidates_sql("embedding <=> %(vector)s", in_range=True)
+# pgvector 0.8+: a filtered HNSW scan goes on past ef_search candidates until LIMIT rows pass the
+# filter (up to hnsw.max_scan_tuples); relaxed order is fine, every candidate is re-scored exactly.
+ITERATIVE_SCAN_SQL = b"SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"

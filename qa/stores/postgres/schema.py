@@ -9,7 +9,10 @@ migrate; `check_schema` tells them to run `qa migrate` against the primary.
 The embedding column starts untyped (`vector`); the first `qa index` types it `vector(dim)` for
 its model and builds the HNSW index (cosine), since the dimension is the model's to decide.
 Migration 2 adds `qa_postings`, BM25's postings with a btree read best-impact-first, filled from
-the stored tsvectors, and drops the GIN index that searched them.
+the stored tsvectors, and drops the GIN index that searched them. Migration 3 adds each passage's
+publication day (`published_day`, NULL when undated) to `qa_passages` and, for index-only
+filtering, to `qa_postings`, filled from the documents' `published` by `qa_published_day` (the
+SQL form of `qa.daterange.publication_day`), so date filters work on an index built before them.
 """
 
 from __future__ import annotations
@@ -99,6 +102,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX qa_postings_term ON qa_postings (term, impact DESC, passage_id) INCLUDE (tf, n_terms);
         CREATE INDEX qa_postings_passage ON qa_postings (passage_id);
         DROP INDEX qa_passages_tsv;
+        """,
+    ),
+    (
+        "publication day of each passage and posting, for date filters",
+        """
+        CREATE FUNCTION qa_published_day(published text) RETURNS date LANGUAGE plpgsql IMMUTABLE AS $$
+        DECLARE
+            m text[] := regexp_match(published, '^\\s*([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?(?![0-9])');
+        BEGIN  -- qa.daterange.publication_day: an ISO date, or a month (its first day), at the start
+            IF m IS NULL THEN
+                RETURN NULL;
+            END IF;
+            RETURN make_date(m[1]::int, m[2]::int, coalesce(m[3], '01')::int);
+        EXCEPTION WHEN others THEN  -- no such day (2024-02-30, year 0)
+            RETURN NULL;
+        END $$;
+        ALTER TABLE qa_passages ADD COLUMN published_day date;  -- NULL: undated, outside every date filter
+        UPDATE qa_passages p SET published_day = qa_published_day(d.published)
+        FROM qa_documents d WHERE d.doc_id = p.doc_id AND qa_published_day(d.published) IS NOT NULL;
+        CREATE INDEX qa_passages_published_day ON qa_passages (published_day);
+        ALTER TABLE qa_postings ADD COLUMN published_day date;  -- its passage's, so a filter reads the index alone
+        UPDATE qa_postings po SET published_day = p.published_day
+        FROM qa_passages p WHERE p.id = po.passage_id AND p.published_day IS NOT NULL;
+        DROP INDEX IF EXISTS qa_postings_term;
+        CREATE INDEX qa_postings_term ON qa_postings (term, impact DESC, passage_id) INCLUDE (tf, n_terms, published_day);
         """,
     ),
 ]

@@ -16,7 +16,7 @@ import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from qa.config import without_password
+from qa.daterange import publication_day
 from qa.errors import NoIndex, StoreError
 from qa.ingest.chunking import Passage, chunk_document
 from qa.ingest.sources import Document
@@ -40,12 +41,21 @@ from qa.stores.postgres.schema import check_schema, migrate
 from qa.text import terms
 
 WRITER_LOCK = 0x71615F696478  # advisory lock key: "qa_idx"
-# The postings' search indexes (as in migration 2), built after the rows on a first build.
+# The postings' search indexes (as in migrations 2 and 3), built after the rows on a first build.
 POSTINGS_INDEXES = {
-    "qa_postings_term": "(term, impact DESC, passage_id) INCLUDE (tf, n_terms)",
+    "qa_postings_term": "(term, impact DESC, passage_id) INCLUDE (tf, n_terms, published_day)",
     "qa_postings_passage": "(passage_id)",
 }
 STATE_COLUMNS = "version, built_at, model, backend, dim, ner_model, max_passage_chars, documents, passages, total_terms"
+
+
+def has_iterative_scan(pgvector_version: str) -> bool:
+    """Whether this pgvector (`extversion`, "0.8.0") has iterative index scans (`hnsw.iterative_scan`, 0.8 on)."""
+    try:
+        major, minor = (int(part) for part in pgvector_version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (0, 8)
 
 
 def _new_version() -> str:
@@ -129,10 +139,12 @@ class PgStore(Store):
         pool = self._read_pool()
         with db_errors(self.read_url, self.read_setting), pool.connection() as conn:
             state = self._state(conn)
+            row = conn.execute(b"SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         if not state.get("version"):
             raise NoIndex(f"no index in {without_password(self.read_url)}: build one with `qa index PATH`")
         check_compatible(state, self.location, model, backend)
-        return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self)
+        iterative = row is not None and has_iterative_scan(str(row["extversion"]))
+        return PgIndex(pool, self.read_url, self.read_setting, state, self.exact_below, owner=self, iterative_scan=iterative)
 
     # ---- writing -------------------------------------------------------------------------------
     def migrate(self) -> int:
@@ -278,7 +290,8 @@ class PgStore(Store):
                 conn.execute(f"ALTER TABLE qa_passages ALTER COLUMN embedding TYPE vector({int(identity['dim'])})".encode())
             self._drop(conn, replaced, removed)
             self._write_documents(conn, docs, bulk)
-            self._write_passages(conn, passages, texts, keys, vectors)
+            days = {doc.doc_id: publication_day(doc.published) for doc in docs}
+            self._write_passages(conn, passages, texts, keys, vectors, days)
             if docs:
                 self._write_postings(conn, [d.doc_id for d in docs], bulk)
             if bulk:
@@ -307,12 +320,19 @@ class PgStore(Store):
         )
 
     def _write_passages(
-        self, conn: Connection, passages: list[Passage], texts: list[str], keys: list[str], vectors: np.ndarray
+        self,
+        conn: Connection,
+        passages: list[Passage],
+        texts: list[str],
+        keys: list[str],
+        vectors: np.ndarray,
+        days: dict[str, date | None],
     ) -> None:
+        """The passages' rows; `days` is each document's publication day (None: undated), for date filters."""
         ordinals: dict[str, int] = {}
         with conn.cursor().copy(
             b"COPY qa_passages (doc_id, ordinal, start_char, end_char, text, sentences, spans, text_hash, n_terms, tsv, "
-            b"embedding) FROM STDIN"
+            b"embedding, published_day) FROM STDIN"
         ) as copy:
             for passage, text, key, vector in zip(passages, texts, keys, vectors, strict=True):
                 tokens = terms(text)
@@ -330,6 +350,7 @@ class PgStore(Store):
                         len(tokens),
                         bm25.tsvector_literal(tokens),
                         vector,
+                        days.get(passage.doc_id),
                     )
                 )
 
@@ -340,8 +361,9 @@ class PgStore(Store):
         impact = bm25.TF_SQL.format(tf="cardinality(u.positions)", dl="p.n_terms", avgdl="%(avgdl)s::float8")
         where = "" if bulk else "WHERE p.doc_id = ANY(%(docs)s)"
         conn.execute(
-            "INSERT INTO qa_postings (term, passage_id, tf, n_terms, impact) "
-            f"SELECT u.lexeme, p.id, cardinality(u.positions), p.n_terms, {impact} FROM qa_passages p, unnest(p.tsv) u "
+            "INSERT INTO qa_postings (term, passage_id, tf, n_terms, impact, published_day) "
+            f"SELECT u.lexeme, p.id, cardinality(u.positions), p.n_terms, {impact}, p.published_day "
+            "FROM qa_passages p, unnest(p.tsv) u "
             f"{where}".encode(),
             {"avgdl": avgdl, "docs": doc_ids},
         )
