@@ -42,3 +42,19 @@ def test_bundled_index_offsets(pipeline):
     index = pipeline.index
     for passage in index.passages:
         assert index.documents[passage.doc_id].text[passage.start : passage.end] == passage.text
+
+
+def test_sentence_positions_match_pysbd_own_segment():
+    """`_pysbd_sentences` repeats pysbd's `Segmenter.segment` without its regex per sentence; an
+    upgraded pysbd that changes `segment` must fail here rather than move passage offsets."""
+    from qa.ingest.chunking import _pysbd_sentences, _segmenter
+
+    lines = [
+        "Dr. Ines Caflisch said on Tuesday the glacier lost 31 m. last year. It was the 2nd record in a row.",
+        "The U.S. envoy arrived at 5 p.m. local time.  Talks began at once... Nobody said why!",
+        'He said: "We will rebuild." Then he left. Then he left.',
+        "No full stop at the end of this line",
+        "Prices rose 2.5% in Jan. and fell in Feb. (see p. 4). A second sentence follows.",
+    ]
+    for line in lines:
+        assert _pysbd_sentences(line) == _segmenter().segment(line), line
