@@ -349,9 +349,9 @@ def latency_store(args: argparse.Namespace, fake: SyntheticEncoder, pool: list[s
     return index
 
 
-def run_latency(args: argparse.Namespace) -> None:
-    """The local store's hybrid retrieval as `qa` loads it, taken apart: where the time goes, and
-    recall@10 against the same retriever with exact dense search."""
+def latency_setup(args: argparse.Namespace) -> tuple[SyntheticEncoder, list[str], np.ndarray, Index]:
+    """What `latency` and `filtered` both measure on: the synthetic encoder, the sampled SQuAD
+    questions and their vectors, and the store loaded as `qa` loads it."""
     encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
     pool, source_of = sentence_pool(args.pool, args.seed)
     fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
@@ -359,6 +359,13 @@ def run_latency(args: argparse.Namespace) -> None:
     questions = random.Random(args.seed).sample(squad, args.queries)
     query_vectors = encoder.encode(questions)
     index = latency_store(args, fake, pool, source_of)
+    return fake, questions, query_vectors, index
+
+
+def run_latency(args: argparse.Namespace) -> None:
+    """The local store's hybrid retrieval as `qa` loads it, taken apart: where the time goes, and
+    recall@10 against the same retriever with exact dense search."""
+    fake, questions, query_vectors, index = latency_setup(args)
     texts = [p.text for p in index.passages]
     print(f"distinct passage texts: {len(set(texts)):,} of {len(texts):,}")
     del texts
@@ -409,13 +416,7 @@ def run_filtered(args: argparse.Namespace) -> None:
     about `--fractions` of the passages. Latency of the filtered dense search and of the whole
     filtered `HybridRetriever.run` against the unfiltered one; recall@10 against the same filters
     searched exactly (every in-range float vector scored, what the filtered dense search did before)."""
-    encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
-    pool, source_of = sentence_pool(args.pool, args.seed)
-    fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
-    squad = [q.question for q in load_squad(BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
-    questions = random.Random(args.seed).sample(squad, args.queries)
-    query_vectors = encoder.encode(questions)
-    index = latency_store(args, fake, pool, source_of)
+    fake, questions, query_vectors, index = latency_setup(args)
     first, span = date(2022, 1, 1).toordinal(), 3 * 365
     # What `Index.days` reads from `published`; the synthetic documents have none.
     index.__dict__["days"] = np.random.default_rng(args.seed).integers(first, first + span, index.passage_count).astype(np.int32)

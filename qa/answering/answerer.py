@@ -6,13 +6,12 @@ only connects them and turns the verdict into the `Answer` every front end shows
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 
 from qa.answering.candidates import CandidateExtractor, SentenceCandidate
 from qa.answering.citations import CitationBuilder
 from qa.answering.dates import ResolvedDate, day_label, describe, names_a_time, publication_date, resolve_in
-from qa.answering.question import AnswerKind, QuestionAnalysis, QuestionAnalyzer
+from qa.answering.question import AnswerKind, QuestionAnalysis, QuestionAnalyzer, question_names
 from qa.answering.reader import ReaderStage
 from qa.answering.scorer import AnswerScorer, ScoredAnswer, ScorerModel
 from qa.answering.updates import MAX_LATER_SEARCHES, NewerReports, Report, Reports, SearchSince
@@ -23,7 +22,6 @@ from qa.text import terms
 
 Given = tuple[str, int, int, str | None]  # (doc_id, start, end, short answer) of an earlier answer
 MAX_AVOIDED = 3
-NAME_RE = re.compile(r"\b[A-Z][\w'’-]*")  # "Town99", "O'Neill": a name as written, digits included
 DECLINE_MESSAGE = "I couldn't find an answer to that in the indexed articles. Try rephrasing, or ask about something they cover."
 
 
@@ -56,8 +54,7 @@ class Answerer:
 
     def unknown_names(self, question: str) -> list[str]:
         """Capitalised words of the question (not its first word) that no indexed passage contains."""
-        names = NAME_RE.findall(question.split(maxsplit=1)[1] if " " in question.strip() else "")
-        return [w for w in names if any(self.index.passage_freq.get(t, 0) == 0 for t in terms(w))]
+        return [w for w in question_names(question) if any(self.index.passage_freq.get(t, 0) == 0 for t in terms(w))]
 
     def score(self, question: str, hits: list[Hit], avoid: set[Given] | None = None, read: bool = True) -> ScoredAnswer:
         """The scorer's verdict without building citations.

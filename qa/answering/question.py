@@ -104,6 +104,14 @@ class QuestionAnalysis:
         return frozenset(self.terms)
 
 
+NAME_RE = re.compile(r"\b[A-Z][\w'’-]*")  # "Town99", "O'Neill": a name as written, digits included
+
+
+def question_names(question: str) -> list[str]:
+    """The capitalised words of a question, its first word aside (capitalised only as the first)."""
+    return NAME_RE.findall(question.split(maxsplit=1)[1] if " " in question.strip() else "")
+
+
 def _category_kind(noun: str) -> AnswerKind | None:
     for kind, nouns in CATEGORY_KINDS.items():
         if noun in nouns:

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from qa.answering.candidates import CandidateExtractor, SentenceCandidate
 from qa.answering.citations import CORROBORATION_MIN_RATIO
 from qa.answering.dates import names_a_time, publication_date
-from qa.answering.question import AnswerKind, QuestionAnalysis
+from qa.answering.question import AnswerKind, QuestionAnalysis, question_names
 from qa.answering.reader import ReaderStage
 from qa.answering.scorer import AnswerScorer, ScoredAnswer
 from qa.retrieval import Hit
@@ -44,7 +44,6 @@ NUMBER_WORDS = {
     )
 }
 TOKEN_RE = re.compile(r"\d[\d,.]*\d|\d|\w+")
-NAME_RE = re.compile(r"\b[A-Z][\w'’-]*")  # "Port3", "O'Neill": a name as written, digits included
 SKIPPED_KINDS = (AnswerKind.TIME, AnswerKind.DESCRIPTION)
 
 
@@ -110,8 +109,7 @@ class NewerReports:
     def names(self, question: str, doc_id: str) -> frozenset[str]:
         """The terms of the names in `question` (its first word aside; days and months are when, not
         what the story is about) that the document mentions."""
-        asked = NAME_RE.findall(question.split(maxsplit=1)[1] if " " in question.strip() else "")
-        named = frozenset(t for name in asked if not names_a_time(name) for t in terms(name))
+        named = frozenset(t for name in question_names(question) if not names_a_time(name) for t in terms(name))
         return named & term_set(self.index.documents[doc_id].text)
 
     def accepted(self, question: str, analysis: QuestionAnalysis, hits: list[Hit], floor: float) -> list[Report]:
