@@ -31,7 +31,7 @@ from qa.stores.local.snapshots import Snapshots
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     settings = get_settings()  # the default model and backend, as the CLI uses them
-    return load_encoder(settings.model, settings.backend, CACHE_DIR)
+    return load_encoder(settings.model, settings.backend, CACHE_DIR, settings.threads)
 
 
 @pytest.fixture(scope="session")
@@ -184,3 +184,25 @@ def new_backend(request, tmp_path) -> Callable[[], Backend]:
         return Backend("postgres", cluster.create_database(name), cluster)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schedule for `make test`, which runs on every core (pytest-xdist, `--dist loadgroup`).
+
+    A module's tests stay on one worker, so a module-scoped fixture (an index build) is made once;
+    a `slow` test that shares no module fixture is a group of its own, so the two backends' cases
+    of a long test run side by side. Slow groups start first: the workers then end close together
+    rather than one waiting on a long test handed out last.
+    """
+    groups: dict[str, str] = {}
+    slow_groups: set[str] = set()
+    for item in items:
+        group = item.module.__name__ if isinstance(item, pytest.Function) else item.nodeid
+        if item.get_closest_marker("slow"):
+            fixtures = item._fixtureinfo.name2fixturedefs.values() if isinstance(item, pytest.Function) else []
+            if all(defs[-1].scope != "module" for defs in fixtures):
+                group = item.nodeid
+            slow_groups.add(group)
+        groups[item.nodeid] = group
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: groups[item.nodeid] not in slow_groups)

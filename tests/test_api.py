@@ -245,6 +245,7 @@ def test_qa_serve_process_smoke(index_dir):
     shutil.which("schemathesis") is None and not (ROOT / ".venv" / "bin" / "schemathesis").exists(),
     reason="schemathesis not installed",
 )
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(server):
     binary = shutil.which("schemathesis") or str(ROOT / ".venv" / "bin" / "schemathesis")
     result = subprocess.run(

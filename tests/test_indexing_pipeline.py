@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
-from helpers import CACHE_DIR
+from helpers import CACHE_DIR, ROOT
 
 from embeddings.encoder import EncoderError, drop_redundant_ops, load_encoder
 from qa.config import BUNDLED_CORPUS
 from qa.errors import Unavailable
 from qa.ingest.chunking import chunk_document
 from qa.ingest.sources import load_documents
-from qa.ingest.tagging import DEFAULT_NER_MODEL, SpanTagger, doc_spans
+from qa.ingest.tagging import DEFAULT_NER_MODEL, SpanTagger, _needs_torch, doc_spans
 from qa.stores.build import tag_and_encode
 
 
@@ -74,3 +77,24 @@ def test_progress_counts_passages_and_errors_stop_both(passages):
         tag_and_encode(passages, todo, [passages[i].text for i in todo], vectors, SpanTagger(), FailingEncoder(), None)
     with pytest.raises(Unavailable, match="no spaCy model"):
         tag_and_encode(passages, todo, [passages[i].text for i in todo], vectors, FailingTagger(), encoder, None)
+
+
+def test_tagging_does_not_load_pytorch():
+    """thinc imports torch when it is installed, ~2 s of every process that tags; a CNN pipeline never uses it."""
+    script = (
+        "import sys\n"
+        "from qa.ingest.tagging import SpanTagger\n"
+        "spans = SpanTagger().run(['Iran hosted Sergei Shoigu in Tehran in September.'], [0])[0]\n"
+        "assert any(label == 'GPE' for _, _, label in spans), spans\n"
+        "print('torch' in sys.modules)\n"
+        "import torch\n"  # still importable afterwards, for whatever else needs it
+        "print(torch.tensor([1]).item())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "1"]
+
+
+def test_a_pipeline_that_may_need_pytorch_gets_it():
+    assert not _needs_torch(DEFAULT_NER_MODEL)
+    assert _needs_torch("/some/pipeline/directory")  # a path or an unknown package: not second-guessed

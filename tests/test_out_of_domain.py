@@ -31,7 +31,7 @@ MIN_ANSWER_CONTAINS_GOLD = 0.70
 MIN_SHORT_F1_THING = 0.61
 MAX_FALSE_ANSWERS = 0.03
 
-pytestmark = pytest.mark.skipif(not SQUAD.is_file(), reason=f"{SQUAD} is missing (shared benchmark data)")
+pytestmark = [pytest.mark.skipif(not SQUAD.is_file(), reason=f"{SQUAD} is missing (shared benchmark data)"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,11 @@ def squad_gate(tmp_path_factory, encoder):
     wanted = {q.doc_id for q in sample}
     distractors = rng.sample([d for d in documents if d.doc_id not in wanted], len(wanted))
     own_docs = [d for d in documents if d.doc_id in wanted] + distractors
-    other_docs, _ = load_squad(SQUAD, TRAIN_ARTICLES)  # an index that cannot answer: the other half
+    # An index that cannot answer: as many paragraphs of the other half as the questions have (372
+    # gave 0/200 false answers against 1/200 for 186, and twice the build time).
+    other_docs, _ = load_squad(SQUAD, TRAIN_ARTICLES)
     pipelines = []
-    for name, docs in (("own", own_docs), ("other", rng.sample(other_docs, len(own_docs)))):
+    for name, docs in (("own", own_docs), ("other", rng.sample(other_docs, len(own_docs))[: len(wanted)])):
         path = Path(tmp_path_factory.mktemp(f"squad-{name}"))
         build_index(docs, encoder, Snapshots(path), 600)
         pipelines.append(QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR), encoder=encoder))

@@ -30,10 +30,12 @@ from processes import stop_process, wait_until
 FOLLOW_UP = ("Which fighter jets did Iran finalize a deal to buy from Russia?", "When was that?")
 
 
+@pytest.mark.slow
 def test_a_conversation_started_on_one_replica_continues_on_another(index_dir, redis_url):
     env = {"QA_STATE_URL": redis_url, "QA_PUBLIC_URL": ""}
-    a = Server(["serve", "--index-dir", str(index_dir)], env=env)
-    b = Server(["serve", "--index-dir", str(index_dir)], env=env)
+    # One worker process each: the replicas are what is tested here (several workers: test_workers.py).
+    a = Server(["serve", "--index-dir", str(index_dir), "--workers", "1"], env=env)
+    b = Server(["serve", "--index-dir", str(index_dir), "--workers", "1"], env=env)
     try:
         first = httpx.post(a.url + "/ask", json={"question": FOLLOW_UP[0], "start_conversation": True}, timeout=30).json()
         cid = first["conversation_id"]
@@ -74,6 +76,7 @@ def slack_env(fake: FakeSlack, redis_url: str, tmp_path: Path, **extra: str) -> 
     }
 
 
+@pytest.mark.slow
 def test_one_event_delivered_to_two_replicas_is_answered_once(index_dir, redis_url, fake_slack, tmp_path):
     env = slack_env(fake_slack, redis_url, tmp_path)
     replicas = [Server(["slack", "--index-dir", str(index_dir)], env=env) for _ in range(2)]
@@ -145,6 +148,7 @@ def mention(socket, event_id: str, ts: str) -> str:
     )
 
 
+@pytest.mark.slow
 def test_socket_mode_has_one_leader_and_fails_over_after_kill_9(index_dir, redis_url, fake_slack, tmp_path):
     socket = fake_slack.socket_mode
     env = slack_env(fake_slack, redis_url, tmp_path, SLACK_APP_TOKEN="xapp-test", SLACK_SIGNING_SECRET="")

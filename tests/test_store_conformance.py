@@ -54,6 +54,7 @@ def shared_questions() -> list[str]:
     return [json.loads(line)["question"] for line in SHARED_EVAL.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_bundled_corpus_same_documents_same_scores_same_answers(new_backend, encoder, pipeline, shared_questions):
     """Against the session's local index: identical documents, candidates, raw scores and answers."""
     backend: Backend = new_backend()
@@ -157,6 +158,7 @@ def test_a_second_writer_is_turned_away(new_backend, tmp_path):
     assert run_qa("index", str(corpus), env=backend.env).returncode == 0  # the lock went with its holder
 
 
+@pytest.mark.slow
 def test_answering_while_indexing(new_backend, encoder, tmp_path):
     """A reader keeps answering, from the old version or the new one, never an error, while a
     `qa index` process writes; it switches to the new version once it is published."""
@@ -183,6 +185,7 @@ def test_answering_while_indexing(new_backend, encoder, tmp_path):
                 pipeline.search("repairs cost Town77", 3)
             except Exception as exc:  # any failure is what this test is about
                 errors.append(repr(exc))
+            stop.wait(0.02)  # dozens of questions a second, leaving the writer a core
 
     reader = threading.Thread(target=ask_loop)
     reader.start()

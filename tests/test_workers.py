@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from helpers import SHOIGU, Server, qa_process, run_qa
 from processes import free_port, wait_until
 
@@ -42,6 +43,7 @@ def test_several_workers_without_redis_is_refused(index_dir):
     assert "--workers 2" in result.stderr and "QA_STATE_URL" in result.stderr and "redis://" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_load_stops_the_server(index_dir, redis_url):
     """Not restarted forever: its one line, then the server's, exit 1."""
     result = qa_process(
@@ -66,6 +68,7 @@ def gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_two_worker_processes_serve_one_port(index_dir, redis_url):
     env = {"QA_STATE_URL": redis_url, "QA_PUBLIC_URL": ""}
     server = Server(["serve", "--index-dir", str(index_dir), "--workers", "2"], env=env)

@@ -26,11 +26,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from functools import lru_cache
+from importlib import metadata
 from itertools import islice
 from typing import Any
 
@@ -61,10 +64,39 @@ class TaggerError(Unavailable):
     """The configured spaCy model cannot be loaded."""
 
 
+def _needs_torch(model: str) -> bool:
+    """Whether the installed pipeline package `model` runs on PyTorch (a transformer pipeline)."""
+    try:
+        requires = metadata.requires(model) or []
+    except metadata.PackageNotFoundError:
+        return True  # a path or an unknown package: do not second-guess what it needs
+    return any("transformers" in r.split(";")[0] for r in requires)
+
+
+@contextmanager
+def _thinc_without_torch(model: str) -> Iterator[None]:
+    """Import spaCy without thinc importing PyTorch, unless the pipeline needs it.
+
+    thinc imports torch whenever it is installed (it is, for sentence-transformers), which costs
+    ~2 s of every process that tags or answers (cold `qa ask`, each server worker) and ~300 MB,
+    though a CNN pipeline such as `en_core_web_sm` never calls it. Hiding torch while thinc first
+    loads leaves torch itself importable afterwards for whatever else needs it.
+    """
+    if "thinc" in sys.modules or "torch" in sys.modules or _needs_torch(model):
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["torch"]
+
+
 @lru_cache(maxsize=2)
 def _load(model: str) -> Any:
     try:
-        import spacy
+        with _thinc_without_torch(model):
+            import spacy
 
         return spacy.load(model, exclude=EXCLUDED)
     except (ImportError, OSError) as exc:
