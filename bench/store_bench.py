@@ -472,12 +472,13 @@ def run_filtered(args: argparse.Namespace) -> None:
             ]
         )
         found = np.full((n_truth, 10), -1, dtype=np.int64)
-        dense_truth = np.zeros((n_truth, 10), dtype=np.int64)
+        dense_truth = np.full((n_truth, 10), -1, dtype=np.int64)  # -1: a range holding fewer than 10 passages
         for i in range(n_truth):
             within = index.row_filter(ranges[i])
             ids = index.vectors.search_filtered(query_vectors[i], 50, within)[1][:10]
             found[i, : len(ids)] = ids
-            dense_truth[i] = index.vectors.search_rows(query_vectors[i], 10, within.rows)[1]
+            exact_ids = index.vectors.search_rows(query_vectors[i], 10, within.rows)[1]
+            dense_truth[i, : len(exact_ids)] = exact_ids
         dense_recall = recall_at_k(index.vectors.vectors, query_vectors[:n_truth], dense_truth, found)
         print(
             f"| {index.passage_count:,} | {fraction:.1%} ({n_days} days) | {in_range:,.0f} | {p50_p95(dense_ms)} | {p50_p95(hybrid_ms)} | "

@@ -165,3 +165,21 @@ def test_int8_backend_is_close_to_fp32():
 def test_an_index_refuses_another_backend(index_dir, backend):
     result = run_qa("ask", "When did Iran host Shoigu?", "--index-dir", str(index_dir), "--backend", backend)
     assert result.returncode == 1 and "built with model" in result.stderr and backend in result.stderr
+
+
+def test_recall_of_a_query_with_fewer_true_neighbours_than_k():
+    """A date range holding 3 passages: 3 found of 3 is full recall; 1 of 3 is a third; the padding counts for nothing."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    query = vectors[:1] + 0.01
+    in_range = np.array([0, 4, 9])
+    order = in_range[np.argsort(-(vectors[in_range] @ query[0]))]
+    truth = np.full((1, 10), -1)
+    truth[0, :3] = order
+    found = np.full((1, 10), -1)
+    found[0, :3] = order[::-1]
+    assert recall_at_k(vectors, query, truth, found) == 1.0
+    assert recall_at_k(vectors, query, truth, np.array([[order[0]] + [-1] * 9])) == pytest.approx(1 / 3)
+    outside = np.setdiff1d(np.arange(20), in_range)
+    worst = outside[np.argmin(vectors[outside] @ query[0])]
+    assert recall_at_k(vectors, query, truth, np.array([[worst] + [-1] * 9])) == 0.0

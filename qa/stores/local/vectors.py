@@ -85,15 +85,18 @@ def recall_at_k(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, fou
     re-posted articles) never reaches full recall, because exact search and IVF break ties
     differently: with a third of 100k synthetic passages duplicated, recall by id stopped at 0.965
     even scanning every list, and the tuner chose nprobe = nlist (bench/store_bench.py latency).
+    A query with fewer than k true neighbours (a date filter's range holding fewer passages) has
+    -1 in the rest of its `truth` row and is judged on the neighbours it has.
     """
-    k = truth.shape[1]
-    true_scores = np.einsum("qd,qkd->qk", queries, np.asarray(vectors[truth.ravel()]).reshape(*truth.shape, -1))
-    valid = found >= 0
-    found_scores = np.einsum(
-        "qd,qkd->qk", queries, np.asarray(vectors[np.where(valid, found, 0).ravel()]).reshape(*found.shape, -1)
-    )
-    hits = valid & (found_scores >= true_scores.min(axis=1, keepdims=True) - 1e-6)
-    return float(hits.sum() / (len(queries) * k))
+
+    def scores(ids: np.ndarray) -> np.ndarray:
+        rows = np.asarray(vectors[np.where(ids >= 0, ids, 0).ravel()]).reshape(*ids.shape, -1)
+        return np.einsum("qd,qkd->qk", queries, rows)
+
+    known = truth >= 0
+    kth = np.where(known, scores(truth), np.inf).min(axis=1, keepdims=True)
+    hits = (found >= 0) & (scores(found) >= kth - 1e-6)
+    return float(np.minimum(hits.sum(axis=1), known.sum(axis=1)).sum() / max(1, known.sum()))
 
 
 class RowFilter:
