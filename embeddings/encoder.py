@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from filelock import FileLock
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: everything is local
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -285,13 +286,19 @@ def load_encoder(model: str, backend: str, cache_dir: Path, threads: int = 0) ->
     if backend not in BACKENDS:
         raise EncoderError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     onnx_path = onnx_path_for(model_dir, cache_dir)
-    if not onnx_path.is_file():
-        export_onnx(model_dir, onnx_path)
-    if backend == "onnx-int8":
-        int8_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
-        if not int8_path.is_file():
-            quantize_int8(onnx_path, int8_path)
-        onnx_path = int8_path
-    encoder = OnnxEncoder(name, model_dir, lean_path_for(onnx_path), threads)
+    int8_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
+    wanted = int8_path if backend == "onnx-int8" else onnx_path
+    lean = wanted.with_name(wanted.stem + "-lean.onnx")
+    if not lean.is_file():
+        onnx_path.parent.mkdir(parents=True, exist_ok=True)
+        # One process exports (~25 s); others starting on the same fresh cache (several `qa serve`
+        # workers, test workers) wait for it instead of each exporting the same files again.
+        with FileLock(str(onnx_path.parent / ".export.lock")):
+            if not onnx_path.is_file():
+                export_onnx(model_dir, onnx_path)
+            if backend == "onnx-int8" and not int8_path.is_file():
+                quantize_int8(onnx_path, int8_path)
+            lean_path_for(wanted)
+    encoder = OnnxEncoder(name, model_dir, lean, threads)
     encoder.backend = backend
     return encoder
