@@ -242,13 +242,36 @@ def wal_since(url: str, lsn: str) -> int:
         return int(conn.execute(b"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (lsn,)).fetchone()[0])  # type: ignore[index]
 
 
-def run_scale(args: argparse.Namespace) -> None:
+@dataclasses.dataclass
+class SyntheticSetup:
+    """The sentence pool synthetic passages are drawn from, an encoder that looks their vectors up,
+    and sampled SQuAD questions with their real vectors: what `scale`, `latency` and `filtered` share."""
+
+    pool: list[str]
+    source_of: list[int]
+    fake: SyntheticEncoder
+    questions: list[str]
+    query_vectors: np.ndarray
+
+
+def synthetic_setup(args: argparse.Namespace) -> SyntheticSetup:
     encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
     pool, source_of = sentence_pool(args.pool, args.seed)
     fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
     squad = [q.question for q in load_squad(BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
     questions = random.Random(args.seed).sample(squad, args.queries)
-    query_vectors = encoder.encode(questions)
+    return SyntheticSetup(pool, source_of, fake, questions, encoder.encode(questions))
+
+
+def run_scale(args: argparse.Namespace) -> None:
+    setup = synthetic_setup(args)
+    pool, source_of, fake, questions, query_vectors = (
+        setup.pool,
+        setup.source_of,
+        setup.fake,
+        setup.questions,
+        setup.query_vectors,
+    )
     rng = np.random.default_rng(args.seed)
     docs = synthetic_documents(args.passages, pool, source_of, rng)
     changed = list(docs)
@@ -352,14 +375,9 @@ def latency_store(args: argparse.Namespace, fake: SyntheticEncoder, pool: list[s
 def latency_setup(args: argparse.Namespace) -> tuple[SyntheticEncoder, list[str], np.ndarray, Index]:
     """What `latency` and `filtered` both measure on: the synthetic encoder, the sampled SQuAD
     questions and their vectors, and the store loaded as `qa` loads it."""
-    encoder = load_encoder(MODEL, args.backend, ROOT / ".qa" / "cache")
-    pool, source_of = sentence_pool(args.pool, args.seed)
-    fake = SyntheticEncoder(pool, encoder.encode(pool, batch_size=64), encoder.model_name)
-    squad = [q.question for q in load_squad(BENCH / "squad" / "dev-v1.1.json", EVAL_ARTICLES)[1]]
-    questions = random.Random(args.seed).sample(squad, args.queries)
-    query_vectors = encoder.encode(questions)
-    index = latency_store(args, fake, pool, source_of)
-    return fake, questions, query_vectors, index
+    setup = synthetic_setup(args)
+    index = latency_store(args, setup.fake, setup.pool, setup.source_of)
+    return setup.fake, setup.questions, setup.query_vectors, index
 
 
 def run_latency(args: argparse.Namespace) -> None:
