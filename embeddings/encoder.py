@@ -268,9 +268,14 @@ def drop_redundant_ops(src: Path, out_path: Path) -> int:
     return len(nodes) - len(kept)
 
 
+def lean_name(onnx_path: Path) -> Path:
+    """Where the lean copy of an exported (or quantised) model lives: next to it."""
+    return onnx_path.with_name(onnx_path.stem + "-lean.onnx")
+
+
 def lean_path_for(onnx_path: Path) -> Path:
     """The lean copy of an exported (or quantised) model, made once next to it."""
-    lean = onnx_path.with_name(onnx_path.stem + "-lean.onnx")
+    lean = lean_name(onnx_path)
     if not lean.is_file():
         drop_redundant_ops(onnx_path, lean)
     return lean
@@ -288,7 +293,7 @@ def load_encoder(model: str, backend: str, cache_dir: Path, threads: int = 0) ->
     onnx_path = onnx_path_for(model_dir, cache_dir)
     int8_path = onnx_path.with_name(onnx_path.stem + "-int8.onnx")
     wanted = int8_path if backend == "onnx-int8" else onnx_path
-    lean = wanted.with_name(wanted.stem + "-lean.onnx")
+    lean = lean_name(wanted)
     if not lean.is_file():
         onnx_path.parent.mkdir(parents=True, exist_ok=True)
         # One process exports (~25 s); others starting on the same fresh cache (several `qa serve`
