@@ -162,7 +162,15 @@ def run_one(corpus: Path, index_dir: Path) -> dict[str, Any]:
         cpu["tag + encode"] = cpu["tag"] + cpu["encode"]
         return times
 
-    local_index.chunk_document = timed("chunk", local_index.chunk_document)
+    chunk_documents = local_index.chunk_documents
+
+    def chunk_documents_timed(*args: Any, **kwargs: Any) -> Any:
+        began_children = children_cpu()
+        passages = timed("chunk", chunk_documents)(*args, **kwargs)
+        cpu["chunk"] += children_cpu() - began_children  # its worker processes, finished by now
+        return passages
+
+    local_index.chunk_documents = chunk_documents_timed
     local_index.tag_and_encode = tag_and_encode_timed
     local_index.write_snapshot = timed("write", local_index.write_snapshot)
 

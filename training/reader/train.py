@@ -109,7 +109,7 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
     model.eval()
     windows: list[Window] = [make_window(ex.title, ex.sentences) for ex in examples]
     encs = tok.encode_batch([(ex.question, w.text) for ex, w in zip(examples, windows, strict=True)])
-    f1s, declined, answered_pos = [], {}, []  # type: ignore[var-annotated]
+    f1s, declined, answered_pos, f1_by_kind = [], {}, [], {}  # type: ignore[var-annotated]
     with torch.inference_mode():
         for b0 in range(0, len(examples), batch):
             part = list(range(b0, min(b0 + batch, len(examples))))
@@ -131,12 +131,16 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
                 if ex.answer is not None:
                     f1s.append(f1(text, ex.answers))
                     answered_pos.append(score > null)
+                    f1_by_kind.setdefault(ex.kind, []).append(f1s[-1])
                 else:
                     declined.setdefault(ex.kind, []).append(score <= null)
     model.train()
     result = {"span_f1": float(np.mean(f1s)), "answer_windows_answered": float(np.mean(answered_pos))}
     for kind, values in sorted(declined.items()):
         result[f"declined_{kind}"] = float(np.mean(values))
+    for kind, values in sorted(f1_by_kind.items()):
+        if kind != "answer":  # answer windows of another kind (relative dates): their own span F1
+            result[f"span_f1_{kind}"] = float(np.mean(values))
     return result
 
 
@@ -152,7 +156,8 @@ def fit(args: argparse.Namespace) -> None:
     _, model_dir = resolve_model(BASE_MODEL)
     tok = tokenizer_for(model_dir)
     started = time.perf_counter()
-    train = read(OUT / "train.jsonl")
+    checkpoint, curve_file, final = run_paths(args.out)
+    train = training_examples(args.data, args.seed)
     if args.skip:
         train = train[args.skip :]
     if args.limit:
@@ -161,6 +166,8 @@ def fit(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     val_all = read(OUT / "validation.jsonl")
     val = rng.sample(val_all, min(args.val_size, len(val_all)))
+    for extra in args.validation:
+        val += read(OUT / extra)
     print(f"{len(items)} training examples ({sum(e[2] > 0 for e in items)} with an answer), "
           f"{len(val)} validation windows, encoded in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
     model = AutoModelForQuestionAnswering.from_pretrained(str(args.init or model_dir))
@@ -171,11 +178,11 @@ def fit(args: argparse.Namespace) -> None:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
     step = 0
-    if CHECKPOINT.exists() and not args.restart:
-        state = torch.load(CHECKPOINT, weights_only=False)
+    if checkpoint.exists() and not args.restart:
+        state = torch.load(checkpoint, weights_only=False)
         if state["steps"] != steps or state["seed"] != args.seed:
             raise SystemExit(
-                f"{CHECKPOINT} was written for {state['steps']} steps, seed {state['seed']}: use --restart or its settings"
+                f"{checkpoint} was written for {state['steps']} steps, seed {state['seed']}: use --restart or its settings"
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -207,17 +214,17 @@ def fit(args: argparse.Namespace) -> None:
                 rate = (step - done_at_start) * args.batch / (time.perf_counter() - clock)
                 print(f"step {step}/{steps} (epoch {epoch}) loss {out.loss.item():.3f} {rate:.1f} examples/s", flush=True)
             if step % args.checkpoint_every == 0 or step == steps:
-                save(model, optimizer, schedule, step, steps, args.seed)
+                save(checkpoint, model, optimizer, schedule, step, steps, args.seed)
                 figures = validate(model, tok, val)
                 seen = args.init_seen + step * args.batch
                 figures.update(step=step, examples_seen=seen, seconds=round(time.perf_counter() - clock))
-                with CURVE.open("a") as fh:
+                with curve_file.open("a") as fh:
                     fh.write(json.dumps(figures) + "\n")
                 print("validation " + json.dumps(figures), flush=True)
             if step >= steps:
                 break
-    model.save_pretrained(str(FINAL))
-    print(f"finished: {steps} steps; model in {FINAL}", flush=True)
+    model.save_pretrained(str(final))
+    print(f"finished: {steps} steps; model in {final}", flush=True)
 
 
 def _has_bf16() -> bool:
@@ -228,8 +235,33 @@ def _has_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def save(model, optimizer, schedule, step: int, steps: int, seed: int) -> None:
-    tmp = CHECKPOINT.with_suffix(".tmp")
+def run_paths(out: Path | None) -> tuple[Path, Path, Path]:
+    """Checkpoint, curve and finished model of a run: the main run's, or those of a run in `out`."""
+    if out is None:
+        return CHECKPOINT, CURVE, FINAL
+    out.mkdir(parents=True, exist_ok=True)
+    return out / "checkpoint.pt", out / "curve.jsonl", out / "model"
+
+
+def training_examples(specs: list[str], seed: int) -> list[Example]:
+    """The examples of each `FILE[:N]` (under training/out/reader/; N: a seeded sample of N), mixed.
+
+    One file is read in its own order (`training.reader.data` shuffled it once); several are
+    shuffled together so that every batch mixes them.
+    """
+    rng = random.Random(seed)
+    examples: list[Example] = []
+    for spec in specs:
+        name, _, count = spec.partition(":")
+        part = read(OUT / name)
+        examples += rng.sample(part, int(count)) if count else part
+    if len(specs) > 1:
+        rng.shuffle(examples)
+    return examples
+
+
+def save(checkpoint: Path, model, optimizer, schedule, step: int, steps: int, seed: int) -> None:
+    tmp = checkpoint.with_suffix(".tmp")
     torch.save(
         {
             "model": model.state_dict(),
@@ -242,7 +274,7 @@ def save(model, optimizer, schedule, step: int, steps: int, seed: int) -> None:
         },
         tmp,
     )
-    tmp.replace(CHECKPOINT)
+    tmp.replace(checkpoint)
 
 
 def main() -> None:
@@ -262,7 +294,14 @@ def main() -> None:
     p.add_argument("--skip", type=int, default=0, help="leave out the first N examples (those an --init model saw)")
     p.add_argument("--init", type=Path, default=None, help="start from this saved model instead of the base encoder")
     p.add_argument("--init-seen", type=int, default=0, help="examples the --init model saw, for the curve")
+    p.add_argument(
+        "--data", action="append", default=None, metavar="FILE[:N]",
+        help="training examples under training/out/reader/ (repeat to mix; :N a seeded sample); default train.jsonl",
+    )  # fmt: skip
+    p.add_argument("--validation", action="append", default=[], metavar="FILE", help="more validation windows (all of them)")
+    p.add_argument("--out", type=Path, default=None, help="keep this run's checkpoint, curve and model here")
     args = parser.parse_args()
+    args.data = args.data or ["train.jsonl"]
     {"fit": fit}[args.command](args)
 
 

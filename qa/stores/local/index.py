@@ -21,7 +21,7 @@ import numpy as np
 from embeddings.encoder import Encoder
 from qa.daterange import DateRange, publication_day
 from qa.errors import StoreError
-from qa.ingest.chunking import Passage, chunk_document
+from qa.ingest.chunking import Passage, chunk_documents
 from qa.ingest.sources import Document
 from qa.ingest.tagging import SpanTagger
 from qa.stores.base import BM25_B, BM25_K1, BM25_METHOD, BuildReport, Candidates
@@ -168,6 +168,9 @@ def build_index(
             old_rows.setdefault(passage.doc_id, []).append(row)
     known: dict[str, int] | None = None  # stored vectors by indexed-text hash, built only if needed
 
+    rechunk = [(doc_id, doc.text) for doc_id, doc in new_docs.items() if not (doc_id in reuse and previous is not None)]
+    # Chunked all at once, before the loop: in worker processes when the batch is big.
+    chunked = dict(zip([d for d, _ in rechunk], chunk_documents(rechunk, max_chars), strict=True))
     passages: list[Passage] = []
     source_rows: list[int] = []  # row of the stored vector to reuse, or -1 to encode
     for doc_id, doc in new_docs.items():
@@ -182,7 +185,7 @@ def build_index(
                 if previous
                 else {}
             )
-        for passage in chunk_document(doc_id, doc.text, max_chars):
+        for passage in chunked[doc_id]:
             passages.append(passage)
             source_rows.append(known.get(text_key(indexed_text(passage, doc)), -1))
 

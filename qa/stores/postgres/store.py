@@ -29,7 +29,7 @@ from psycopg_pool import ConnectionPool
 from qa.config import without_password
 from qa.daterange import publication_day
 from qa.errors import NoIndex, StoreError
-from qa.ingest.chunking import Passage, chunk_document
+from qa.ingest.chunking import Passage, chunk_documents
 from qa.ingest.sources import Document
 from qa.ingest.tagging import SpanTagger
 from qa.stores.base import BuildReport, BuildRequest, Store
@@ -208,9 +208,9 @@ class PgStore(Store):
             )
             new_docs.update({doc.doc_id: doc for doc in found})
             rechunk += kept
-        passages: list[Passage] = []
-        for doc_id in rechunk:
-            passages.extend(chunk_document(doc_id, new_docs[doc_id].text, max_chars))
+        passages: list[Passage] = []  # chunked in worker processes when the batch is big
+        for chunked in chunk_documents([(doc_id, new_docs[doc_id].text) for doc_id in rechunk], max_chars):
+            passages.extend(chunked)
         texts = [indexed_text(p, new_docs[p.doc_id]) for p in passages]
         keys = [text_key(t) for t in texts]
         vectors = np.zeros((len(passages), encoder.dim), dtype=np.float32)
