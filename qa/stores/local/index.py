@@ -168,7 +168,7 @@ def build_index(
             old_rows.setdefault(passage.doc_id, []).append(row)
     known: dict[str, int] | None = None  # stored vectors by indexed-text hash, built only if needed
 
-    rechunk = [(doc_id, doc.text) for doc_id, doc in new_docs.items() if not (doc_id in reuse and previous is not None)]
+    rechunk = [(doc_id, doc.text) for doc_id, doc in new_docs.items() if doc_id not in reuse]  # reuse needs a previous
     # Chunked all at once, before the loop: in worker processes when the batch is big.
     chunked = dict(zip([d for d, _ in rechunk], chunk_documents(rechunk, max_chars), strict=True))
     passages: list[Passage] = []
