@@ -263,6 +263,16 @@ def synthetic_setup(args: argparse.Namespace) -> SyntheticSetup:
     return SyntheticSetup(pool, source_of, fake, questions, encoder.encode(questions))
 
 
+def use_known_split() -> None:
+    """Chunk with the synthetic documents' known sentence offsets instead of pysbd.
+
+    The splitter is replaced in this process only, so chunking stays here too: worker processes
+    (`chunk_documents` on a big batch) would import the module afresh and split with pysbd.
+    """
+    chunking.split_sentences = known_split  # what chunk_document calls
+    chunking.PROCESS_MIN_CHARS = sys.maxsize
+
+
 def run_scale(args: argparse.Namespace) -> None:
     setup = synthetic_setup(args)
     pool, source_of, fake, questions, query_vectors = (
@@ -291,7 +301,7 @@ def run_scale(args: argparse.Namespace) -> None:
         flush=True,
     )
     if args.split == "known":
-        chunking.split_sentences = known_split  # what chunk_document calls
+        use_known_split()
     ann_threshold = get_settings().ann_threshold
     print(
         f"{len(docs):,} documents of one passage; {args.queries} SQuAD questions (seed {args.seed}); "
@@ -360,7 +370,7 @@ def latency_store(args: argparse.Namespace, fake: SyntheticEncoder, pool: list[s
     store = LocalStore(ROOT / "bench" / "out" / f"store-latency-{args.passages}")
     if args.rebuild or not store.exists():
         docs = synthetic_documents(args.passages, pool, source_of, np.random.default_rng(args.seed))
-        chunking.split_sentences = known_split
+        use_known_split()
         with store.lock(wait_s=60):
             started = time.perf_counter()
             store.build(docs, fake, args.max_chars, ann_threshold=get_settings().ann_threshold, tagger=NoTagger(), rebuild=True)  # type: ignore[arg-type]

@@ -157,6 +157,7 @@ def fit(args: argparse.Namespace) -> None:
     tok = tokenizer_for(model_dir)
     started = time.perf_counter()
     checkpoint, curve_file, final = run_paths(args.out)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
     train = training_examples(args.data, args.seed)
     if args.skip:
         train = train[args.skip :]
@@ -239,7 +240,6 @@ def run_paths(out: Path | None) -> tuple[Path, Path, Path]:
     """Checkpoint, curve and finished model of a run: the main run's, or those of a run in `out`."""
     if out is None:
         return CHECKPOINT, CURVE, FINAL
-    out.mkdir(parents=True, exist_ok=True)
     return out / "checkpoint.pt", out / "curve.jsonl", out / "model"
 
 
