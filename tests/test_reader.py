@@ -89,6 +89,27 @@ def test_reader_scores_no_answer_above_spans_when_the_window_does_not_say():
     assert unasked.margin < 0 and unasked.margin < asked.margin
 
 
+def test_a_window_reads_the_same_whatever_is_read_beside_it():
+    """Each window is read alone: in one padded batch, the int8 model's activation scale saw the
+    padding, and a short window's scores moved with its longest neighbour."""
+    glacier_title, glacier = ARTICLES["glacier"]
+    ferry_title, ferry = ARTICLES["ferry"]
+    short = make_window(ferry_title, [ferry.split(". ")[0] + "."])
+    long = make_window(glacier_title, [s + "." for s in glacier.rstrip(".").split(". ")])
+    reader = default_reader()
+    question = "When will the island ferry service resume?"
+    alone = reader.run(question, [short])[0]
+    beside = reader.run(question, [long, short, long])
+    assert alone is not None and beside[1] is not None
+    assert (beside[1].window, alone.window) == (1, 0)
+    assert (beside[1].start, beside[1].end, beside[1].span_score, beside[1].null_score) == (
+        alone.start,
+        alone.end,
+        alone.span_score,
+        alone.null_score,
+    )
+
+
 def test_window_offsets_point_at_each_sentence():
     w = make_window("A title", ["First sentence here.", "Second one."])
     assert w.text.startswith("A title | ")
