@@ -166,7 +166,7 @@ def main() -> None:
         f"({len(latencies)} questions)"
     )
     reader = pipeline.loaded.answerer.reader
-    if reader is not None:  # the reader's own share: one batched forward pass per question
+    if reader is not None:  # the reader's own share: a forward pass per window
         answerer, retriever = pipeline.loaded.answerer, pipeline.loaded.retriever
         reads, sizes = [], []
         for row in chosen:
@@ -180,7 +180,7 @@ def main() -> None:
             sizes.append(len(windows))
         print(
             f"reader alone: p50 {percentile(reads, 0.5):.1f} ms, p95 {percentile(reads, 0.95):.1f} ms per question; "
-            f"batch of {sum(sizes) / len(sizes):.2f} windows on average (at most {max(sizes)})"
+            f"{sum(sizes) / len(sizes):.2f} windows on average (at most {max(sizes)})"
         )
     if args.misses:
         for miss in report.misses:

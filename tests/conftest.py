@@ -186,6 +186,7 @@ def new_backend(request, tmp_path) -> Callable[[], Backend]:
     return make
 
 
+@pytest.hookimpl(trylast=True)  # after -m/-k/--deselect have removed what will not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Lay the tests out so that each xdist worker starts with its share of the slow ones.
 

@@ -4,8 +4,9 @@
 * `candidates.CandidateExtractor`: sentences of the retrieved passages, with entity/noun-phrase spans;
 * `scorer.AnswerScorer`: learned weights (`model.json`) rank the sentences (and, with the reader
   off, pick the short answer and decide whether to answer at all);
-* `reader.ReaderStage`: the neural reader (`reader/`, int8 ONNX) reads the best few sentences in one
-  batch, marks the short answer, and a fitted decision weighs its no-answer score (`QA_READER`);
+* `reader.ReaderStage`: the neural reader (`reader/`, int8 ONNX) reads the best few sentences (a
+  forward pass each), marks the short answer, and a fitted decision weighs its no-answer score
+  (`QA_READER`);
 * `citations.CitationBuilder`: numbered citations, reposts folded, other outlets that agree added;
 * `answerer.Answerer`: connects them into the `Answer` every front end shows.
 """

@@ -8,7 +8,7 @@ start/end span head. "No answer" is the [CLS] token (SQuAD 2.0 style, as in Hays
 
 It runs last in a cascade, because a forward pass costs far more than the feature scorer: the
 scorer ranks every sentence of the retrieved passages, the reader reads the `READ_SENTENCES`
-best in one batch (each with the sentence before it and its document's title, the form it was
+best, a forward pass each (each with the sentence before it and its document's title, the form it was
 trained on: `qa.answering.reader_format`), and a fitted logistic regression (`reader.json`) turns
 its scores and the scorer's into P(answer) against a threshold chosen on questions neither model
 was fitted on.
@@ -73,7 +73,7 @@ def file_sha256(path: Path) -> str:
 
 
 class Reader:
-    """(question, windows) → the best span of each window, all windows in one forward pass."""
+    """(question, windows) → the best span of each window, each window in a forward pass of its own."""
 
     def __init__(self, directory: Path = READER_DIR, threads: int = 0) -> None:
         try:

@@ -244,7 +244,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     reader = Reader()
-    key = f"{reader.config['sha256']}:{args.read_sentences}:{','.join(DecisionFeatures.names())}:by-name"
+    # ":per-window": cases written while the reader read its windows as one padded batch had other scores
+    key = f"{reader.config['sha256']}:{args.read_sentences}:{','.join(DecisionFeatures.names())}:by-name:per-window"
     cached = json.loads(args.cache.read_text()) if args.cache.exists() and not args.limit else {}
     if cached.get("key") == key:
         cases = [
