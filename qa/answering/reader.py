@@ -106,8 +106,8 @@ class Reader:
         One batch would pad every window to the longest, and the int8 model quantises its
         activations with one scale per tensor, padding included: a short window's logits then
         depend on its longest neighbour. Read alone, a window gets the same logits whatever else
-        is read, and three windows took 56-69 ms against 83-113 ms as one batch (301 news
-        questions, `bench/news_eval.py`'s questions, one process).
+        is read, and three windows took 56-69 ms against 83-113 ms as one batch (the 301 reader
+        calls of the news dev and time questions, replayed in one process).
         """
         spans: list[Span | None] = []
         encs = self.tokenizer.encode_batch([(question, w.text) for w in windows])
