@@ -90,7 +90,7 @@ VARIANTS = {"a": "March", "b": "October"}
 QUESTIONS = ["When will the river bridge of Town3 reopen?", "How much did the repairs in Town40 cost?"]
 
 
-def make_variant(folder: Path, variant: str, n: int = 120) -> None:
+def make_variant(folder: Path, variant: str, n: int = 60) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         write_town(folder, i, VARIANTS[variant])
@@ -106,7 +106,9 @@ def backend_answers(backend: Backend, encoder) -> list[dict]:
 
 
 # Spread from 30% to 90% of a run's length: the first second or so of a run loads its models and
-# writes nothing, so earlier points would only repeat the 30% one.
+# writes nothing, so earlier points would only repeat the 30% one. Each run re-indexes all 60
+# documents (every one changes between the variants): with 120 the two tests cost 35-40 s of CPU
+# each, most of the suite's, and half as many gave the same runs, only shorter.
 KILL_POINTS = 3
 
 

@@ -31,10 +31,10 @@ def test_one_worker_per_core_only_with_shared_state():
     assert plan_workers(get_settings(state_url="memory://", workers=1), cores=8).workers == 1
     assert plan_workers(get_settings(state_url=REDIS, workers=3), cores=8).workers == 3
     # QA_THREADS=0 ("all cores") is each worker's share; an explicit value is kept
-    assert worker_settings(get_settings(state_url=REDIS), 4, cores=8).threads == 2
-    assert worker_settings(get_settings(state_url=REDIS), 16, cores=8).threads == 1
+    assert worker_settings(get_settings(state_url=REDIS, threads=0), 4, cores=8).threads == 2
+    assert worker_settings(get_settings(state_url=REDIS, threads=0), 16, cores=8).threads == 1
     assert worker_settings(get_settings(state_url=REDIS, threads=3), 4, cores=8).threads == 3
-    assert worker_settings(get_settings(), 1, cores=8).threads == 0
+    assert worker_settings(get_settings(threads=0), 1, cores=8).threads == 0
 
 
 def test_several_workers_without_redis_is_refused(index_dir):

@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from qa.ingest.chunking import split_sentences
 
@@ -71,6 +70,10 @@ class Paragraph:
 
 
 def words(text: str) -> set[str]:
+    # scikit-learn is imported where it is used: importing it costs about 2 s, and the tests import
+    # this module (for `Example`) in every pytest process.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     return {w for w in WORD_RE.findall(text.lower()) if w not in ENGLISH_STOP_WORDS}
 
 
@@ -206,6 +209,8 @@ def build(paragraphs: list[Paragraph], rng: random.Random, shares: dict[str, flo
 
 def elsewhere_index(paragraphs: list[Paragraph]):
     """The paragraph of another article most like a question (TF-IDF cosine), looked up lazily."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, min_df=2, dtype=np.float32)
     matrix = vectorizer.fit_transform([p.text for p in paragraphs])
     articles = np.array([p.article for p in paragraphs])
