@@ -37,6 +37,34 @@ def test_small_index_is_exact():
     assert (index.search_batch(queries, 10) == exact_top_k(vectors, queries, 10)).all()
 
 
+def test_a_single_query_runs_on_one_thread_and_finds_what_the_batch_finds(monkeypatch):
+    """One query is searched on the calling thread alone (`one_thread`), with the same result, and
+    the thread count FAISS had is back afterwards, also when the block raises."""
+    vectors = clustered(3000)
+    queries = probe_queries(vectors, 5)
+    knn, threads_seen = faiss.knn, []
+
+    def recording_knn(*args, **kwargs):
+        threads_seen.append(faiss.omp_get_max_threads())
+        return knn(*args, **kwargs)
+
+    monkeypatch.setattr(vectors_module.faiss, "knn", recording_knn)
+    outside = faiss.omp_get_max_threads()  # 1 under xdist (conftest): ask for two, so the switch shows
+    faiss.omp_set_num_threads(2)
+    try:
+        for index in (VectorIndex.build(vectors, ann_threshold=10_000), VectorIndex.build(vectors, ann_threshold=1000)):
+            batch = index.search_batch(queries, 10)
+            for row, query in enumerate(queries):
+                assert set(index.search(query, 10)[1]) == set(batch[row])
+                assert faiss.omp_get_max_threads() == 2
+        assert threads_seen == [2] + [1] * len(queries)  # the flat index's batch, then each query alone
+        with pytest.raises(ZeroDivisionError), vectors_module.one_thread():
+            _ = 1 / 0
+        assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(outside)
+
+
 def test_large_index_reads_few_of_its_lists_and_still_finds_the_exact_neighbours():
     vectors = clustered(12_000)
     index = VectorIndex.build(vectors, ann_threshold=5_000)
