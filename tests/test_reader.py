@@ -110,6 +110,16 @@ def test_a_window_reads_the_same_whatever_is_read_beside_it():
     )
 
 
+def test_windows_read_side_by_side_read_as_one_after_another():
+    """`Reader(threads=3)` reads the windows on three threads at once; the spans, their order and
+    their scores are those of reading them one after another on one thread."""
+    windows = [make_window(title, [s + "." for s in text.rstrip(".").split(". ")]) for title, text in ARTICLES.values()]
+    question = "When will the island ferry service resume?"
+    side_by_side = Reader(threads=3)
+    assert side_by_side.pool is not None and Reader(threads=1).pool is None
+    assert side_by_side.run(question, windows * 2) == Reader(threads=1).run(question, windows * 2)
+
+
 def test_window_offsets_point_at_each_sentence():
     w = make_window("A title", ["First sentence here.", "Second one."])
     assert w.text.startswith("A title | ")
