@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from api.observe import MULTIPROCESS_ENV
 from qa.config import Settings, SettingsError, configure_logging
+from qa.cores import usable_cores
 from qa.errors import QAError, Unavailable
 from qa.pipeline import QAPipeline
 
@@ -35,14 +36,6 @@ WORKER_APP = "api.serving:worker_app"
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that cannot start: its parent stops instead of restarting it
 # Not the server's; a worker reads them from the environment, like any unset setting.
 SECRETS = {"slack_bot_token", "slack_app_token", "slack_signing_secret"}
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the throwaway Redis server the tests 
 from processes import free_port, stop_process, wait_until  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
-from api.serving import usable_cores  # noqa: E402
 from qa.config import get_settings  # noqa: E402
+from qa.cores import usable_cores  # noqa: E402
 from qa.evaluation.questions import percentile  # noqa: E402
 from qa.pipeline import QAPipeline  # noqa: E402
 from qa.schema import Answer  # noqa: E402

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 
+from qa.cores import usable_cores  # os alone: numpy and the rest load below, after the thread counts
+
 # xdist runs one worker per core (`-n auto`); each worker then computes on one thread, and so do
 # the processes it starts (they inherit the environment). Two workers with a thread per core each
-# asked the machine for twice its cores: the out-of-domain gate's "cannot answer" test took 12% more
+# asked the machine for twice its cores: the out-of-domain gate's "cannot answer" test took 14% more
 # CPU that way (35.2 s against 30.9 s, alone). Set before numpy, FAISS (OpenMP) and ONNX Runtime load.
 if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
     for name in ("QA_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(name, str(max(1, (os.cpu_count() or 1) // workers)))
+        os.environ.setdefault(name, str(max(1, usable_cores() // workers)))
 
 import threading
 from collections.abc import Callable, Iterator

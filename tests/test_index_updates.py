@@ -107,8 +107,9 @@ def backend_answers(backend: Backend, encoder) -> list[dict]:
 
 # Spread from 30% to 90% of a run's length: the first second or so of a run loads its models and
 # writes nothing, so earlier points would only repeat the 30% one. Each run re-indexes all 60
-# documents (every one changes between the variants): with 120 the two tests cost 35-40 s of CPU
-# each, most of the suite's, and half as many gave the same runs, only shorter.
+# documents (every one changes between the variants): 27 s of CPU for each of the two tests, against
+# 35-40 s with 120. A run is then about half start-up, so the 30% point falls in it (as it did with
+# 120 on a quiet machine) and the later ones past it, in the indexing itself.
 KILL_POINTS = 3
 
 

@@ -37,27 +37,42 @@ def test_small_index_is_exact():
     assert (index.search_batch(queries, 10) == exact_top_k(vectors, queries, 10)).all()
 
 
+class RecordingIndex:
+    """A FAISS index that notes FAISS's thread count whenever it is searched."""
+
+    def __init__(self, index, seen: list[int]) -> None:
+        self.index, self.seen = index, seen
+
+    def search(self, *args, **kwargs):
+        self.seen.append(faiss.omp_get_max_threads())
+        return self.index.search(*args, **kwargs)
+
+
 def test_a_single_query_runs_on_one_thread_and_finds_what_the_batch_finds(monkeypatch):
-    """One query is searched on the calling thread alone (`one_thread`), with the same result, and
-    the thread count FAISS had is back afterwards, also when the block raises."""
+    """One query is searched on the calling thread alone (`one_thread`), flat or IVF, with the same
+    result as in a batch, and the thread count FAISS had is back afterwards, also when the block raises."""
     vectors = clustered(3000)
     queries = probe_queries(vectors, 5)
-    knn, threads_seen = faiss.knn, []
+    knn = faiss.knn
+    flat_seen: list[int] = []
+    ivf_seen: list[int] = []
 
     def recording_knn(*args, **kwargs):
-        threads_seen.append(faiss.omp_get_max_threads())
+        flat_seen.append(faiss.omp_get_max_threads())
         return knn(*args, **kwargs)
 
     monkeypatch.setattr(vectors_module.faiss, "knn", recording_knn)
+    flat, ivf = VectorIndex.build(vectors, ann_threshold=10_000), VectorIndex.build(vectors, ann_threshold=1000)
+    ivf.ann = RecordingIndex(ivf.ann, ivf_seen)  # type: ignore[assignment]
     outside = faiss.omp_get_max_threads()  # 1 under xdist (conftest): ask for two, so the switch shows
     faiss.omp_set_num_threads(2)
     try:
-        for index in (VectorIndex.build(vectors, ann_threshold=10_000), VectorIndex.build(vectors, ann_threshold=1000)):
+        for index in (flat, ivf):
             batch = index.search_batch(queries, 10)
             for row, query in enumerate(queries):
                 assert set(index.search(query, 10)[1]) == set(batch[row])
                 assert faiss.omp_get_max_threads() == 2
-        assert threads_seen == [2] + [1] * len(queries)  # the flat index's batch, then each query alone
+        assert flat_seen == ivf_seen == [2] + [1] * len(queries)  # the batch, then each query alone
         with pytest.raises(ZeroDivisionError), vectors_module.one_thread():
             _ = 1 / 0
         assert faiss.omp_get_max_threads() == 2

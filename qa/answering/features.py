@@ -125,11 +125,11 @@ class AnswerableFeatures(Features):
 @lru_cache(maxsize=65536)
 def tokens(text: str) -> tuple[tuple[int, int, str | None], ...]:
     """(start, end, stem or None for a stop word) for each word of `text`."""
-    return tuple((m.start(), m.end(), stem(m.group(0))) for m in WORD_RE.finditer(text))
+    return tuple((m.start(), m.end(), word_stem(m.group(0))) for m in WORD_RE.finditer(text))
 
 
 @lru_cache(maxsize=65536)
-def stem(word: str) -> str | None:
+def word_stem(word: str) -> str | None:
     """`terms` of one word (one word in, at most one stem out), cached: words recur across the
     sentences and spans a question scores far more than the texts do (a third of the scorer's
     time went to stemming the same words again)."""

@@ -37,6 +37,7 @@ from qa.answering.candidates import SentenceCandidate, SpanCandidate
 from qa.answering.features import Features
 from qa.answering.reader_format import MAX_ANSWER_TOKENS, MAX_LENGTH, Window, make_window
 from qa.answering.scorer import LinearModel, ModelError, ScoredAnswer, sigmoid
+from qa.cores import usable_cores
 from qa.errors import Unavailable
 
 if TYPE_CHECKING:
@@ -81,12 +82,13 @@ def file_sha256(path: Path) -> str:
 class Reader:
     """(question, windows) → the best span of each window, each window in a forward pass of its own.
 
-    The windows are read side by side, one thread each (`threads` of them; 0: one per core),
-    rather than one after another with ONNX Runtime splitting each pass across the cores: a
+    The windows are read side by side, one thread each (a pool of `threads`; 0: one per usable
+    core), rather than one after another with ONNX Runtime splitting each pass across the cores: a
     window's matrices are too small to split well. Over the 141 reader calls of 80 news dev
-    questions (423 windows), interleaved in one process on a host stealing 30% of the CPU: p50
-    60.6 ms a call side by side, against 83.5 ms one after another on two threads and 88.3 ms on
-    one; the logits are identical.
+    questions (423 windows), interleaved in one process on this 2-core machine with the host
+    stealing 30% of the CPU: p50 60.6 ms a call side by side, against 83.5 ms one after another on
+    two threads and 88.3 ms on one; the logits are identical. (Not measured on more cores, where a
+    question's three windows use three.)
     """
 
     def __init__(self, directory: Path = READER_DIR, threads: int = 0) -> None:
@@ -101,8 +103,6 @@ class Reader:
             self.tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1  # the parallelism is across windows (`run`)
-            # Idle threads that spin between questions steal the core the server and the encoder need.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         except ReaderError:
             raise
@@ -112,8 +112,21 @@ class Reader:
             ) from exc
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_LENGTH, strategy="only_second")
-        workers = threads or os.cpu_count() or 1
-        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="qa-reader") if workers > 1 else None
+        self.workers = threads or usable_cores()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> tuple[int, ThreadPoolExecutor] | None:
+        if self.workers < 2:
+            return None
+        return os.getpid(), ThreadPoolExecutor(self.workers, thread_name_prefix="qa-reader")
+
+    @property
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The threads that read windows side by side (none for one), those of this process: a child
+        forked after a read would inherit a pool whose threads it does not have, and wait forever."""
+        if self._pool is not None and self._pool[0] != os.getpid():
+            self._pool = self._new_pool()
+        return None if self._pool is None else self._pool[1]
 
     def run(self, question: str, windows: list[Window]) -> list[Span | None]:
         """The best span of each window, each window read in a forward pass of its own.
@@ -125,7 +138,8 @@ class Reader:
         calls of the news dev and time questions, replayed in one process).
         """
         encs = self.tokenizer.encode_batch([(question, w.text) for w in windows])
-        passes = map(self.logits, encs) if self.pool is None else self.pool.map(self.logits, encs)
+        pool = self.pool
+        passes = map(self.logits, encs) if pool is None else pool.map(self.logits, encs)
         return [
             best_span(i, window, enc.sequence_ids, enc.offsets, start, end)
             for i, (window, enc, (start, end)) in enumerate(zip(windows, encs, passes, strict=True))
@@ -206,7 +220,7 @@ def reader_input(ranked: list[SentenceCandidate], candidates: list[SentenceCandi
 
 @lru_cache(maxsize=2)
 def default_reader(threads: int = 0) -> Reader:
-    """The shipped reader, loaded once per thread count (`QA_THREADS`; 0: one per core)."""
+    """The shipped reader, loaded once per thread count (`QA_THREADS`; 0: one per usable core)."""
     return Reader(threads=threads)
 
 

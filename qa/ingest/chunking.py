@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-import os
 import re
 import types
 from collections.abc import Iterator, Sequence
@@ -41,6 +40,8 @@ import pysbd.lists_item_replacer
 import pysbd.processor
 import pysbd.punctuation_replacer
 import pysbd.utils
+
+from qa.cores import usable_cores
 
 # Batches of fewer characters in all are chunked in the calling process. A spawned worker first
 # starts an interpreter, imports this module and pysbd and re-imports the caller's main module:
@@ -219,13 +220,6 @@ def chunk_document(doc_id: str, text: str, max_chars: int) -> list[Passage]:
         group.append(span)
     flush()
     return passages
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity mask where the platform has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def chunk_documents(docs: Sequence[tuple[str, str]], max_chars: int, processes: int | None = None) -> list[list[Passage]]:

@@ -32,6 +32,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -69,12 +70,18 @@ class Paragraph:
     source: str
 
 
-def words(text: str) -> set[str]:
-    # scikit-learn is imported where it is used: importing it costs about 2 s, and the tests import
-    # this module (for `Example`) in every pytest process.
+@lru_cache(maxsize=1)
+def stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words. It is imported where it is used: importing it cost every
+    pytest process 1.4 s, and the tests import this module (for `Example`)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return {w for w in WORD_RE.findall(text.lower()) if w not in ENGLISH_STOP_WORDS}
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def words(text: str) -> set[str]:
+    stop = stop_words()
+    return {w for w in WORD_RE.findall(text.lower()) if w not in stop}
 
 
 def load_paragraphs(path: Path, source: str, articles: range | None, names: set[str] | None = None) -> list[Paragraph]:
