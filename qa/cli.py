@@ -86,27 +86,33 @@ def setting_option(field: str) -> Any:
     return Annotated[(str if choices else kind) | None, typer.Option(*SETTING_FLAGS[field], help=" ".join(parts))]
 
 
-def with_settings(*fields: str, also: dict[str, str] | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def with_settings(
+    *fields: str, also: dict[str, str] | None = None, dates: bool = False
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command the options of these settings, and call it with `settings`, the validated
     Settings (environment, then flags), in their place.
 
     `also` maps options the command declares itself to the setting that validates them: `search -k`
-    has its own default but the same range and message as QA_TOP_K. Typer reads a command's options
-    from its signature, so the wrapper's signature is the command's own plus the settings' options.
+    has its own default but the same range and message as QA_TOP_K. `dates` adds `--since` and
+    `--until`, and the command gets `dates`, the range they name (None: no filter). Typer reads a
+    command's options from its signature, so the wrapper's signature is the command's own plus these.
     """
+    bounds = {"since": Since, "until": Until} if dates else {}
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         signature = inspect.signature(command, eval_str=True)
-        own = [parameter for name, parameter in signature.parameters.items() if name != "settings"]
+        own = [parameter for name, parameter in signature.parameters.items() if name not in ("settings", "dates")]
         options = [
-            inspect.Parameter(field, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=setting_option(field))
-            for field in fields
+            inspect.Parameter(field, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+            for field, annotation in [*((field, setting_option(field)) for field in fields), *bounds.items()]
         ]
 
         @functools.wraps(command)
         def run(**values: Any) -> None:
             flags = {field: values.pop(field) for field in fields}
             flags |= {field: values[name] for name, field in (also or {}).items()}
+            if dates:
+                values["dates"] = _date_range(values.pop("since"), values.pop("until"))
             command(settings=_settings(**flags), **values)
 
         run.__signature__ = signature.replace(parameters=[*own, *options])  # type: ignore[attr-defined]
@@ -209,18 +215,23 @@ def _pipeline(settings: Settings) -> QAPipeline:
     return pipeline
 
 
-def _for_each_input(argument: str, handle: Callable[[str], None]) -> None:
-    """Handle the argument itself, or each non-blank stdin line when it is '-' (bad lines are skipped)."""
-    if argument != "-":
-        handle(argument)
-        return
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            handle(line.rstrip("\n"))
-        except QuestionError as exc:
-            _warn(f"skipped line: {exc}")
+def _for_each_input(settings: Settings, argument: str, handle: Callable[[QAPipeline, str], None]) -> None:
+    """Check the argument before loading anything, load the pipeline, then handle the argument
+    itself, or each non-blank stdin line when it is '-' (bad lines are skipped)."""
+    with _user_errors():
+        if argument != "-":
+            check_question(argument)
+        pipeline = _pipeline(settings)
+        if argument != "-":
+            handle(pipeline, argument)
+            return
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                handle(pipeline, line.rstrip("\n"))
+            except QuestionError as exc:
+                _warn(f"skipped line: {exc}")
 
 
 def _where(pipeline: QAPipeline, doc_id: str, start: int, end: int, url: str | None) -> str:
@@ -366,52 +377,44 @@ def migrate(settings: Settings) -> None:
 
 
 @app.command()
-@with_settings("top_k", *ANSWERING)
+@with_settings("top_k", *ANSWERING, dates=True)
 def ask(
     settings: Settings,
+    dates: DateRange | None,
     question: Annotated[str, typer.Argument(help="The question, or '-' to read one question a line from stdin.")],
     as_json: AsJson = False,
-    since: Since = None,
-    until: Until = None,
 ) -> None:
     """Answer a question with numbered citations (builds the demo index on first use)."""
     links = LinkBuilder(settings.public_url)
-    dates = _date_range(since, until)
 
-    def handle(line: str) -> None:
+    def handle(pipeline: QAPipeline, line: str) -> None:
         answer = links.answer(pipeline.ask(line, top_k=settings.top_k, dates=dates))
         if as_json:
             print(answer.model_dump_json(), flush=True)
         else:
             print_answer(answer, pipeline)
 
-    with _user_errors():
-        if question != "-":
-            check_question(question)  # fail before loading anything
-        pipeline = _pipeline(settings)
-        _for_each_input(question, handle)
+    _for_each_input(settings, question, handle)
 
 
 # search lists more than the answerer reads (QA_TOP_K, SEARCH_K); its range is the same
 
 
 @app.command()
-@with_settings(*INDEX, also={"k": "top_k"})
+@with_settings(*INDEX, also={"k": "top_k"}, dates=True)
 def search(
     settings: Settings,
+    dates: DateRange | None,
     query: Annotated[str, typer.Argument(help="Search text, or '-' to read one query a line from stdin.")],
     k: Annotated[
         int, typer.Option("-k", "--top-k", help=f"Number of passages. Allowed: {allowed('top_k')}; not set by QA_TOP_K.")
     ] = SEARCH_K,
     as_json: AsJson = False,
-    since: Since = None,
-    until: Until = None,
 ) -> None:
     """Ranked passages for a query: retrieval only, no answer extraction."""
     links = LinkBuilder(settings.public_url)
-    dates = _date_range(since, until)
 
-    def handle(line: str) -> None:
+    def handle(pipeline: QAPipeline, line: str) -> None:
         response = links.search(pipeline.search(line, settings.top_k, dates=dates))
         if as_json:
             print(response.model_dump_json(), flush=True)
@@ -422,11 +425,7 @@ def search(
             )
             out.print(f"    {escape(result.passage)}")
 
-    with _user_errors():
-        if query != "-":
-            check_question(query)
-        pipeline = _pipeline(settings)
-        _for_each_input(query, handle)
+    _for_each_input(settings, query, handle)
 
 
 @app.command()

@@ -85,6 +85,14 @@ def answerer(stages_pipeline):
         ("What happened to the schools?", AnswerKind.DESCRIPTION),
         ("What did the weather service say about the storm?", AnswerKind.DESCRIPTION),
         ("What instrument does the conductor play?", AnswerKind.THING),
+        # questions of the bundled corpus
+        ("Who is the spokesman for Iran's foreign ministry?", AnswerKind.PERSON),
+        ("Which CIA director warned about Russia?", AnswerKind.PERSON),
+        ("When did Iran host Shoigu?", AnswerKind.TIME),
+        ("Which country did Zelensky visit when he pressed Sunak?", AnswerKind.PLACE),
+        ("How many Shahed drones had Iran provided?", AnswerKind.QUANTITY),
+        ("What is the range of the drones?", AnswerKind.QUANTITY),
+        ("Which newspaper first reported the transfer?", AnswerKind.ORGANIZATION),
     ],
 )
 def test_question_analysis_reads_the_kind_from_grammar(question, kind):

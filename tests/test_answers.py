@@ -7,7 +7,6 @@ import json
 import pytest
 from helpers import ANSWER_FIELDS, EXTRA_EVAL, SHARED_EVAL
 
-from qa.answering import AnswerKind, QuestionAnalyzer
 from qa.errors import BadInput
 from qa.evaluation.questions import evaluate_file
 from qa.pipeline import QuestionError
@@ -23,22 +22,6 @@ def test_hybrid_search_ranks_the_relevant_passage_first(pipeline):
     assert "001_cbff4d196c8853a1" in {r.doc_id for r in paraphrase}
     scores = [r.score for r in top]
     assert scores == sorted(scores, reverse=True)
-
-
-@pytest.mark.parametrize(
-    "question,kind",
-    [
-        ("Who is the spokesman for Iran's foreign ministry?", AnswerKind.PERSON),
-        ("Which CIA director warned about Russia?", AnswerKind.PERSON),
-        ("When did Iran host Shoigu?", AnswerKind.TIME),
-        ("Which country did Zelensky visit when he pressed Sunak?", AnswerKind.PLACE),
-        ("How many Shahed drones had Iran provided?", AnswerKind.QUANTITY),
-        ("What is the range of the drones?", AnswerKind.QUANTITY),
-        ("Which newspaper first reported the transfer?", AnswerKind.ORGANIZATION),
-    ],
-)
-def test_question_kinds(question, kind):
-    assert QuestionAnalyzer().run(question).kind is kind
 
 
 def test_answer_is_the_sentence_with_the_asked_for_thing(pipeline):

@@ -84,24 +84,16 @@ class Reports:
     earlier: list[Report] = field(default_factory=list)
 
 
+@dataclass
 class NewerReports:
     """First answer + a date-filtered search → the newest report and the earlier differing ones."""
 
-    def __init__(
-        self,
-        index: IndexReader,
-        extractor: CandidateExtractor,
-        scorer: AnswerScorer,
-        reader: ReaderStage,
-        idf: Callable[[str], float],
-        searches: int = MAX_LATER_SEARCHES,
-    ) -> None:
-        self.index = index
-        self.extractor = extractor
-        self.scorer = scorer
-        self.reader = reader
-        self.idf = idf
-        self.searches = searches
+    index: IndexReader
+    extractor: CandidateExtractor
+    scorer: AnswerScorer
+    reader: ReaderStage
+    idf: Callable[[str], float]
+    searches: int = MAX_LATER_SEARCHES
 
     def published(self, candidate: SentenceCandidate) -> date | None:
         return publication_date(self.index.documents[candidate.doc_id].published)

@@ -25,7 +25,7 @@ import math
 import multiprocessing
 import re
 import types
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -184,13 +184,16 @@ def _pysbd_sentences(line: str) -> list[str]:
     return _locate(segmenter.processor(line).process(), line)
 
 
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans (start, end) over `text`, never crossing a line break."""
+def split_sentences(text: str, segment: Callable[[str], list[str]] = _pysbd_sentences) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) over `text`, never crossing a line break.
+
+    `segment` splits one line into its sentences (`bench/chunking_check.py` passes pysbd's own
+    `Segmenter.segment` to compare with it)."""
     spans: list[tuple[int, int]] = []
     offset = 0
     for line in text.split("\n"):
         cursor = 0
-        for piece in _pysbd_sentences(line) if line.strip() else []:
+        for piece in segment(line) if line.strip() else []:
             piece = piece.strip()
             if not piece:
                 continue
@@ -203,8 +206,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [s for s in spans if s[1] > s[0]]
 
 
-def chunk_document(doc_id: str, text: str, max_chars: int) -> list[Passage]:
-    """Greedy packing of consecutive sentences into passages of at most `max_chars`."""
+def chunk_document(
+    doc_id: str, text: str, max_chars: int, split: Callable[[str], list[tuple[int, int]]] | None = None
+) -> list[Passage]:
+    """Greedy packing of consecutive sentences (`split`, default `split_sentences`, looked up when
+    called) into passages of at most `max_chars`."""
     passages: list[Passage] = []
     group: list[tuple[int, int]] = []
 
@@ -214,7 +220,7 @@ def chunk_document(doc_id: str, text: str, max_chars: int) -> list[Passage]:
             passages.append(Passage(f"{doc_id}:{start}", doc_id, start, end, text[start:end], list(group)))
             group.clear()
 
-    for span in split_sentences(text):
+    for span in (split or split_sentences)(text):
         if group and span[1] - group[0][0] > max_chars:
             flush()
         group.append(span)
