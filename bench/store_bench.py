@@ -58,7 +58,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -117,9 +117,10 @@ KNOWN_SPLITS: dict[str, list[tuple[int, int]]] = {}  # document text -> its sent
 _pysbd_split = chunking.split_sentences
 
 
-def known_split(text: str) -> list[tuple[int, int]]:
+def known_split(text: str, segment: Callable[[str], list[str]] | None = None) -> list[tuple[int, int]]:
+    """`chunking.split_sentences`, with the synthetic documents' sentence offsets known beforehand."""
     spans = KNOWN_SPLITS.get(text)
-    return list(spans) if spans is not None else _pysbd_split(text)
+    return list(spans) if spans is not None else _pysbd_split(text) if segment is None else _pysbd_split(text, segment)
 
 
 # ---- quality ---------------------------------------------------------------------------------
