@@ -120,7 +120,7 @@ _pysbd_split = chunking.split_sentences
 def known_split(text: str, segment: Callable[[str], list[str]] | None = None) -> list[tuple[int, int]]:
     """`chunking.split_sentences`, with the synthetic documents' sentence offsets known beforehand."""
     spans = KNOWN_SPLITS.get(text)
-    return list(spans) if spans is not None else _pysbd_split(text) if segment is None else _pysbd_split(text, segment)
+    return list(spans) if spans is not None else _pysbd_split(text, segment)
 
 
 # ---- quality ---------------------------------------------------------------------------------

@@ -184,11 +184,12 @@ def _pysbd_sentences(line: str) -> list[str]:
     return _locate(segmenter.processor(line).process(), line)
 
 
-def split_sentences(text: str, segment: Callable[[str], list[str]] = _pysbd_sentences) -> list[tuple[int, int]]:
+def split_sentences(text: str, segment: Callable[[str], list[str]] | None = None) -> list[tuple[int, int]]:
     """Sentence spans (start, end) over `text`, never crossing a line break.
 
-    `segment` splits one line into its sentences (`bench/chunking_check.py` passes pysbd's own
-    `Segmenter.segment` to compare with it)."""
+    `segment` splits one line into its sentences (default: pysbd, `_pysbd_sentences`;
+    `bench/chunking_check.py` passes pysbd's own `Segmenter.segment` to compare with it)."""
+    segment = segment or _pysbd_sentences
     spans: list[tuple[int, int]] = []
     offset = 0
     for line in text.split("\n"):
