@@ -61,6 +61,33 @@ def test_the_publication_days_own_weekday_is_that_day_and_uncertain():
 @pytest.mark.parametrize(
     ("expression", "sentence", "published", "expected"),
     [
+        # the weekday agrees with the year chosen: certain
+        (
+            "December 30",
+            "The harbour master resigned on Friday, December 30, the board said.",
+            "2017-01-03",
+            ("2016-12-30", False),
+        ),
+        ("Friday, December 30", "The harbour master resigned on Friday, December 30.", "2017-01-03", ("2016-12-30", False)),
+        # the future tense picks 2017, where 30 December is a Saturday; the weekday fits 2016
+        ("December 30", "The harbour will reopen on Friday, December 30.", "2017-01-03", ("2016-12-30", True)),
+        # 13 August is a Friday in neither 2024 nor 2025: the chosen year stays, in doubt
+        ("August 13", "Next Friday, August 13, the mayor will host the delegation.", "2024-09-08", ("2025-08-13", True)),
+    ],
+)
+def test_a_weekday_written_beside_a_day_checks_its_year(expression, sentence, published, expected):
+    resolved = resolve(expression, sentence, published)
+    assert resolved is not None and (resolved.value, resolved.uncertain) == expected
+
+
+def test_a_day_without_a_weekday_beside_it_is_not_in_doubt():
+    resolved = resolve("December 30", "The harbour master resigned on December 30, the board said.", "2017-01-03")
+    assert resolved is not None and (resolved.value, resolved.uncertain) == ("2016-12-30", False)
+
+
+@pytest.mark.parametrize(
+    ("expression", "sentence", "published", "expected"),
+    [
         ("in September", "Talks collapsed in September.", FRIDAY, ("2016-09", "month")),
         ("December", "Exports fell in December.", "2017-01-13", ("2016-12", "month")),
         ("in March", "Prices rose in March.", FRIDAY, ("2017-03", "month")),

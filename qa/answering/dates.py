@@ -12,8 +12,10 @@ next September when it tells what will. That is read from the sentence's grammar
 auxiliary or "is due / set / scheduled / expected to"), not from any word list about the news.
 A bare month or weekday resolves to the most recent one not after the publication date unless the
 sentence is about the future; when a weekday is the publication day's own, or a future-looking
-sentence also speaks in the past, the resolution is marked uncertain. A document without a date is
-never resolved against.
+sentence also speaks in the past, the resolution is marked uncertain; so is a day of the month
+whose weekday, written beside it ("Friday, August 13"), does not fall on it in the year chosen (the
+other year is taken when the weekday fits that one). A document without a date is never resolved
+against.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ WEEKDAY_RE = re.compile(rf"^{WEEKDAY}(?!\w)", re.IGNORECASE)
 DAY_OF_MONTH_RE = re.compile(
     rf"^(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH})$", re.IGNORECASE
 )
+# "Friday, August 13": the weekday written beside a day of the month, which checks the year chosen
+WEEKDAY_BESIDE_RE = re.compile(rf"^({WEEKDAY})[\s,]+", re.IGNORECASE)
+WEEKDAY_NUMBERS = {name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 # "November last year": a month of a year named relative to the article's
 MONTH_OF_YEAR_RE = re.compile(rf"^({MONTH})\s+(?:of\s+)?((?:last|this|next) year)$", re.IGNORECASE)
 WEEKEND_RE = re.compile(r"\bweekend\b", re.IGNORECASE)
@@ -126,6 +131,9 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
         return None
     if not COUNTED_FORWARD_RE.match(text):
         text = LEADING_RE.sub("", text)
+    written_weekday = _weekday_beside(text, expression, sentence)
+    if written_weekday is not None:
+        text = WEEKDAY_BESIDE_RE.sub("", text)
     month_of_year = MONTH_OF_YEAR_RE.match(text)
     if month_of_year:
         year = _parse(month_of_year.group(2), base, "past")
@@ -152,6 +160,10 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
     if WEEKDAY_RE.match(text) and (stated is None or stated.group(1).lower() == "this"):
         day, same_day = _weekday(day.weekday(), base, direction)
         uncertain = uncertain or same_day
+    if written_weekday is not None and granularity == "day" and day.weekday() != written_weekday:
+        # the text's own weekday disagrees with the year chosen: the other year it can be, if the
+        # weekday fits that one; either way the date is in doubt (a republished story, a typo)
+        day, uncertain = _year_fitting(day, written_weekday, direction), True
     return ResolvedDate(
         value=_iso(day, granularity),
         granularity=granularity,
@@ -191,6 +203,28 @@ def _variants(sentence: str, start: int, end: int) -> list[tuple[int, int]]:
     for cut in range(1, min(MAX_CUT_WORDS, last - first) + 1):
         out.append((start, words[last - cut][1]))
     return out
+
+
+def _weekday_beside(text: str, expression: str, sentence: str) -> int | None:
+    """The weekday written with a day of the month without its year ("Friday, August 13" in the
+    span, or "Friday" just before the span "August 13" in its sentence), Monday 0; else None."""
+    beside = WEEKDAY_BESIDE_RE.match(text)
+    if beside is None or not DAY_OF_MONTH_RE.match(text[beside.end() :]):
+        if not DAY_OF_MONTH_RE.match(text):
+            return None
+        beside = re.search(rf"\b({WEEKDAY})[\s,]+{re.escape(expression.strip())}", sentence, re.IGNORECASE)
+        if beside is None:
+            return None
+    return WEEKDAY_NUMBERS[beside.group(1)[:3].lower()]
+
+
+def _year_fitting(day: date, weekday: int, direction: Direction) -> date:
+    """`day` a year the other way when that one falls on `weekday`; else `day` as chosen."""
+    try:
+        other = day.replace(year=day.year + (-1 if direction == "future" else 1))
+    except ValueError:  # 29 February
+        return day
+    return other if other.weekday() == weekday else day
 
 
 def _parse(text: str, base: date, direction: Direction) -> tuple[date, Granularity] | None:
