@@ -61,7 +61,7 @@ def test_the_publication_days_own_weekday_is_that_day_and_uncertain():
 @pytest.mark.parametrize(
     ("expression", "sentence", "published", "expected"),
     [
-        # the weekday agrees with the year chosen: certain
+        # the weekday agrees with the date read: certain
         (
             "December 30",
             "The harbour master resigned on Friday, December 30, the board said.",
@@ -69,15 +69,27 @@ def test_the_publication_days_own_weekday_is_that_day_and_uncertain():
             ("2016-12-30", False),
         ),
         ("Friday, December 30", "The harbour master resigned on Friday, December 30.", "2017-01-03", ("2016-12-30", False)),
-        # the future tense picks 2017, where 30 December is a Saturday; the weekday fits 2016
-        ("December 30", "The harbour will reopen on Friday, December 30.", "2017-01-03", ("2016-12-30", True)),
-        # 13 August is a Friday in neither 2024 nor 2025: the chosen year stays, in doubt
-        ("August 13", "Next Friday, August 13, the mayor will host the delegation.", "2024-09-08", ("2025-08-13", True)),
+        ("Friday, August 13, 2021", "The port closed on Friday, August 13, 2021.", "2024-09-08", ("2021-08-13", False)),
+        # it does not: the date read stays, in doubt (future: 30 December 2017 is a Saturday; past: 28 February 2025 a Friday)
+        ("December 30", "The harbour will reopen on Friday, December 30.", "2017-01-03", ("2017-12-30", True)),
+        ("February 28", "The vote was held on Saturday, February 28.", "2025-03-05", ("2025-02-28", True)),
+        # "next" before the weekday states the direction; 13 June 2026 is a Saturday
+        ("June 13", "Next Friday, June 13, the mayor opens the bridge.", "2025-07-01", ("2026-06-13", True)),
+        ("Next Friday, June 13", "Next Friday, June 13, the mayor opens the bridge.", "2025-07-01", ("2026-06-13", True)),
+        # "Friday, August 13" is not written before "August 1"
+        ("August 1", "On Friday, August 13, the port closed; on August 1 it had reopened.", "2024-09-08", ("2024-08-01", False)),
     ],
 )
-def test_a_weekday_written_beside_a_day_checks_its_year(expression, sentence, published, expected):
+def test_a_weekday_written_beside_a_day_checks_it(expression, sentence, published, expected):
     resolved = resolve(expression, sentence, published)
     assert resolved is not None and (resolved.value, resolved.uncertain) == expected
+
+
+def test_a_weekday_span_is_read_with_the_day_of_the_month_after_it():
+    sentence = "On Friday, August 13, 2021, the port closed."
+    start = sentence.index("Friday")
+    resolved = resolve_in(sentence, start, start + len("Friday"), "2024-09-08")
+    assert resolved is not None and resolved.value == "2021-08-13"
 
 
 def test_a_day_without_a_weekday_beside_it_is_not_in_doubt():

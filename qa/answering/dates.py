@@ -13,9 +13,9 @@ auxiliary or "is due / set / scheduled / expected to"), not from any word list a
 A bare month or weekday resolves to the most recent one not after the publication date unless the
 sentence is about the future; when a weekday is the publication day's own, or a future-looking
 sentence also speaks in the past, the resolution is marked uncertain; so is a day of the month
-whose weekday, written beside it ("Friday, August 13"), does not fall on it in the year chosen (the
-other year is taken when the weekday fits that one). A document without a date is never resolved
-against.
+whose weekday, written beside it ("Friday, August 13"), does not fall on it in the year chosen (a
+typo, or a republished copy whose date is not the story's). A document without a date is never
+resolved against.
 """
 
 from __future__ import annotations
@@ -59,11 +59,15 @@ COUNTED_FORWARD_RE = re.compile(r"^in\s+\S+\s+(?:days?|weeks?|months?|years?)\b"
 STATED_RE = re.compile(rf"^(last|this|past|next|coming)\s+(?=(?:{MONTH}|{WEEKDAY})(?!\w))", re.IGNORECASE)
 BARE_RE = re.compile(rf"^(?:{MONTH}|{WEEKDAY})(?:\s+(?:morning|afternoon|evening|night))?$", re.IGNORECASE)
 WEEKDAY_RE = re.compile(rf"^{WEEKDAY}(?!\w)", re.IGNORECASE)
-DAY_OF_MONTH_RE = re.compile(
-    rf"^(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH})$", re.IGNORECASE
-)
-# "Friday, August 13": the weekday written beside a day of the month, which checks the year chosen
-WEEKDAY_BESIDE_RE = re.compile(rf"^({WEEKDAY})[\s,]+", re.IGNORECASE)
+DAY_OF_MONTH = rf"(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH})"
+DAY_OF_MONTH_RE = re.compile(rf"^{DAY_OF_MONTH}$", re.IGNORECASE)
+DATED_DAY_RE = re.compile(rf"^{DAY_OF_MONTH}(?:,?\s+\d{{4}})?$", re.IGNORECASE)  # with its year or without
+# "Friday, August 13", "next Friday, August 13, 2021": a weekday written with a day of the month,
+# which checks the date read (and "next"/"last" before it states the direction)
+STATED_WORDS = r"(?:(last|this|past|next|coming)\s+)?"
+WEEKDAY_BESIDE_RE = re.compile(rf"^{STATED_WORDS}({WEEKDAY})[\s,]+", re.IGNORECASE)
+DAY_AFTER_WEEKDAY_RE = re.compile(rf"[\s,]+{DAY_OF_MONTH}(?:,?\s+\d{{4}})?(?!\w)", re.IGNORECASE)
+ENDS_WITH_WEEKDAY_RE = re.compile(rf"{WEEKDAY}(?!\w)\W*$", re.IGNORECASE)
 WEEKDAY_NUMBERS = {name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 # "November last year": a month of a year named relative to the article's
 MONTH_OF_YEAR_RE = re.compile(rf"^({MONTH})\s+(?:of\s+)?((?:last|this|next) year)$", re.IGNORECASE)
@@ -131,9 +135,9 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
         return None
     if not COUNTED_FORWARD_RE.match(text):
         text = LEADING_RE.sub("", text)
-    written_weekday = _weekday_beside(text, expression, sentence)
-    if written_weekday is not None:
-        text = WEEKDAY_BESIDE_RE.sub("", text)
+    beside = _weekday_beside(text, expression, sentence)
+    if beside is not None:
+        text = beside.rest
     month_of_year = MONTH_OF_YEAR_RE.match(text)
     if month_of_year:
         year = _parse(month_of_year.group(2), base, "past")
@@ -147,6 +151,8 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
     if stated:
         direction = "future" if stated.group(1).lower() in ("next", "coming") else "past"
         text = text[stated.end() :]
+    elif beside is not None and beside.stated in ("last", "past", "next", "coming"):
+        direction = "future" if beside.stated in ("next", "coming") else "past"  # "next Friday, August 13"
     elif bare or DAY_OF_MONTH_RE.match(text):
         direction, uncertain = direction_of(sentence)
     weekend = WEEKEND_RE.search(text) is not None
@@ -160,10 +166,10 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
     if WEEKDAY_RE.match(text) and (stated is None or stated.group(1).lower() == "this"):
         day, same_day = _weekday(day.weekday(), base, direction)
         uncertain = uncertain or same_day
-    if written_weekday is not None and granularity == "day" and day.weekday() != written_weekday:
-        # the text's own weekday disagrees with the year chosen: the other year it can be, if the
-        # weekday fits that one; either way the date is in doubt (a republished story, a typo)
-        day, uncertain = _year_fitting(day, written_weekday, direction), True
+    if beside is not None and granularity == "day" and day.weekday() != beside.weekday:
+        # the text's own weekday does not fall on the date read: a typo, or a story whose
+        # publication date is not its own (a republished copy); the date stays, in doubt
+        uncertain = True
     return ResolvedDate(
         value=_iso(day, granularity),
         granularity=granularity,
@@ -178,10 +184,14 @@ def resolve_in(sentence: str, start: int, end: int, published: str | None) -> Re
     """The time expression at `sentence[start:end]` (a reader's span), completed where the span
     stops short of it or runs past it: "last" in "last year", "Tuesday morning at the age of 87".
 
-    The span as given is tried first, then grown word by word to the right and one word to the
-    left ("last" / "on" before it), then cut back word by word from the right: the first reading
-    dateparser can place wins."""
-    for a, b in _variants(sentence, start, end):
+    The span as given is tried first (a weekday with the day of the month written after it is read
+    with that day: "Friday" of "Friday, August 13"), then grown word by word to the right and one
+    word to the left ("last" / "on" before it), then cut back word by word from the right: the first
+    reading dateparser can place wins."""
+    variants = _variants(sentence, start, end)
+    if ENDS_WITH_WEEKDAY_RE.search(sentence[start:end]) and (day := DAY_AFTER_WEEKDAY_RE.match(sentence, end)):
+        variants.insert(0, (start, day.end()))  # "Friday" of "on Friday, August 13": the day of the month says which
+    for a, b in variants:
         resolved = resolve(sentence[a:b], sentence, published)
         if resolved is not None:
             return resolved
@@ -205,26 +215,32 @@ def _variants(sentence: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def _weekday_beside(text: str, expression: str, sentence: str) -> int | None:
-    """The weekday written with a day of the month without its year ("Friday, August 13" in the
-    span, or "Friday" just before the span "August 13" in its sentence), Monday 0; else None."""
+@dataclass(frozen=True)
+class WrittenWeekday:
+    """A weekday written with a day of the month: Monday 0, the "next"/"last" before it (lower
+    case, or None), and the expression's text without it."""
+
+    weekday: int
+    stated: str | None
+    rest: str
+
+
+def _weekday_beside(text: str, expression: str, sentence: str) -> WrittenWeekday | None:
+    """The weekday written with a day of the month ("Friday, August 13" in the span, or "Friday"
+    just before the span "August 13" in its sentence), or None."""
     beside = WEEKDAY_BESIDE_RE.match(text)
-    if beside is None or not DAY_OF_MONTH_RE.match(text[beside.end() :]):
-        if not DAY_OF_MONTH_RE.match(text):
-            return None
-        beside = re.search(rf"\b({WEEKDAY})[\s,]+{re.escape(expression.strip())}", sentence, re.IGNORECASE)
-        if beside is None:
-            return None
-    return WEEKDAY_NUMBERS[beside.group(1)[:3].lower()]
-
-
-def _year_fitting(day: date, weekday: int, direction: Direction) -> date:
-    """`day` a year the other way when that one falls on `weekday`; else `day` as chosen."""
-    try:
-        other = day.replace(year=day.year + (-1 if direction == "future" else 1))
-    except ValueError:  # 29 February
-        return day
-    return other if other.weekday() == weekday else day
+    rest = text
+    if beside is not None and DATED_DAY_RE.match(text[beside.end() :]):
+        rest = text[beside.end() :]
+    elif DATED_DAY_RE.match(text):
+        pattern = rf"\b{STATED_WORDS}\b({WEEKDAY})[\s,]+{re.escape(expression.strip())}(?!\w)"
+        beside = re.search(pattern, sentence, re.IGNORECASE)
+    else:
+        beside = None
+    if beside is None:
+        return None
+    stated = beside.group(1).lower() if beside.group(1) else None
+    return WrittenWeekday(WEEKDAY_NUMBERS[beside.group(2)[:3].lower()], stated, rest)
 
 
 def _parse(text: str, base: date, direction: Direction) -> tuple[date, Granularity] | None:

@@ -88,6 +88,7 @@ def main() -> None:
         "sha256": file_sha256(args.out / MODEL_FILE),
         "bytes": (args.out / MODEL_FILE).stat().st_size,
         "weights": trained,
+        "layers": model.config.num_hidden_layers,
         **PROVENANCE,
         "validation_curve": curve[-8:],
     }

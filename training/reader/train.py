@@ -111,12 +111,14 @@ def kept_layers(total: int, layers: int) -> list[int]:
 
 
 def reader_model(source: Path, layers: int = 0):
-    """The span model saved in `source` (or the base encoder with a new head), cut to its first
-    `layers` kept layers when a smaller student is wanted (0: all of them)."""
+    """The span model saved in `source` (or the base encoder with a new head), cut to `layers` of
+    its layers spread evenly (`kept_layers`) when a smaller student is wanted (0: all of them)."""
     from transformers import AutoModelForQuestionAnswering
 
     model = AutoModelForQuestionAnswering.from_pretrained(str(source))
     total = model.config.num_hidden_layers
+    if layers > total:
+        raise SystemExit(f"--layers {layers}: the model in {source} has only {total} layers")
     if 0 < layers < total:
         encoder = model.base_model.encoder
         encoder.layer = torch.nn.ModuleList(encoder.layer[i] for i in kept_layers(total, layers))
@@ -126,14 +128,15 @@ def reader_model(source: Path, layers: int = 0):
 
 def distillation_loss(student, teacher, inputs: dict, start: torch.Tensor, end: torch.Tensor, temperature: float, alpha: float):
     """`alpha` × the gold spans' cross-entropy + (1 − `alpha`) × T² × KL(teacher ‖ student) on the
-    start and end distributions softened by `temperature` (Hinton et al. 2015), padding masked."""
+    start and end distributions softened by `temperature` (Hinton et al. 2015). Padding is masked
+    out of both (the plain `fit` loss, transformers', leaves it in: the same on unpadded batches)."""
     import torch.nn.functional as F
 
     pad = inputs["attention_mask"] == 0
     out = student(**inputs)
     with torch.no_grad():
         taught = teacher(**inputs)
-    loss = torch.zeros((), dtype=torch.float32)
+    loss = out.start_logits.new_zeros((), dtype=torch.float32)
     for logits, target, guide in ((out.start_logits, start, taught.start_logits), (out.end_logits, end, taught.end_logits)):
         logits, guide = logits.float().masked_fill(pad, -1e4), guide.float().masked_fill(pad, -1e4)
         gold = F.cross_entropy(logits, target)
@@ -232,6 +235,9 @@ def fit(args: argparse.Namespace) -> None:
             raise SystemExit(
                 f"{checkpoint} was written for {state['steps']} steps, seed {state['seed']}: use --restart or its settings"
             )
+        written = {k: state.get(k, v) for k, v in distillation_settings(model, args).items()}  # absent: a run before students
+        if written != distillation_settings(model, args):
+            raise SystemExit(f"{checkpoint} was written with {written}: use --restart or those settings")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -262,7 +268,7 @@ def fit(args: argparse.Namespace) -> None:
                 rate = (step - done_at_start) * args.batch / (time.perf_counter() - clock)
                 print(f"step {step}/{steps} (epoch {epoch}) loss {loss.item():.3f} {rate:.1f} examples/s", flush=True)
             if step % args.checkpoint_every == 0 or step == steps:
-                save(checkpoint, model, optimizer, schedule, step, steps, args.seed)
+                save(checkpoint, model, optimizer, schedule, step, steps, args.seed, distillation_settings(model, args))
                 figures = validate(model, tok, val)
                 seen = args.init_seen + step * args.batch
                 figures.update(step=step, examples_seen=seen, seconds=round(time.perf_counter() - clock))
@@ -307,7 +313,19 @@ def training_examples(specs: list[str], seed: int) -> list[Example]:
     return examples
 
 
-def save(checkpoint: Path, model, optimizer, schedule, step: int, steps: int, seed: int) -> None:
+def distillation_settings(model, args: argparse.Namespace) -> dict:
+    """What a checkpoint must be resumed with besides steps and seed: the student's size and its teacher."""
+    if args.teacher is None:
+        return {"layers": model.config.num_hidden_layers, "teacher": None}
+    return {
+        "layers": model.config.num_hidden_layers,
+        "teacher": str(args.teacher),
+        "alpha": args.alpha,
+        "temperature": args.temperature,
+    }
+
+
+def save(checkpoint: Path, model, optimizer, schedule, step: int, steps: int, seed: int, settings: dict) -> None:
     tmp = checkpoint.with_suffix(".tmp")
     torch.save(
         {
@@ -318,7 +336,7 @@ def save(checkpoint: Path, model, optimizer, schedule, step: int, steps: int, se
             "step": step,
             "steps": steps,
             "seed": seed,
-            "layers": model.config.num_hidden_layers,
+            **settings,
         },
         tmp,
     )
