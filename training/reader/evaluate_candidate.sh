@@ -40,11 +40,11 @@ step "news time questions, tune half"
 $py bench/news_eval.py --set time --half tune | grep -v '^index'
 step "shared questions (the floor) on the bundled corpus"
 index=$(mktemp -d)
-QA_INDEX_DIR=$index .venv/bin/qa index qa/data/corpus > /dev/null
-QA_INDEX_DIR=$index .venv/bin/qa eval ../shared/eval/questions.jsonl | head -4
+QA_INDEX_DIR=$index .venv/bin/qa index qa/data/corpus > /dev/null 2>&1
+QA_INDEX_DIR=$index .venv/bin/qa eval ../shared/eval/questions.jsonl || true  # exits 1 on a miss: listed above
 rm -rf "$index"
 step "out-of-domain gate (tests/test_out_of_domain.py)"
-$py -m pytest -q -p no:xdist tests/test_out_of_domain.py | tail -1
+$py -m pytest -q -p no:xdist tests/test_out_of_domain.py 2>&1 | tail -3 || true
 if [ "$quality" = 1 ]; then
     step "SQuAD evaluation half (bench/quality.py --only squad --sample 2000)"
     $py bench/quality.py --only squad --sample 2000
