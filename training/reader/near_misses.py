@@ -31,7 +31,9 @@ the fit articles, validation windows from dev 18-23.
 
 Measured (README, "Near misses made from SQuAD"): a run with 15,000 of these learnt them but
 declined real SQuAD 2.0 near misses no more often, and answered fewer news questions; it was
-stopped. Kept for a variant that swaps in only entities the window names. The files it trained on
+stopped. Only about 5% of its entity swaps had put in an entity the window names (the preferred
+hard case is seldom available among an article's question entities), so mostly it taught that a
+name absent from the window means no answer. Kept for a variant with only the hard swaps. The files it trained on
 were made before three fixes found in review ("not" after the first of two auxiliaries, numbers
 followed by a comma, a curly apostrophe's "n’t"); made again, those windows differ.
 """
