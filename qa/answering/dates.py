@@ -56,17 +56,19 @@ LEADING_RE = re.compile(
 # "in two weeks" is a span counted forward, not a preposition before a date
 COUNTED_FORWARD_RE = re.compile(r"^in\s+\S+\s+(?:days?|weeks?|months?|years?)\b", re.IGNORECASE)
 # "last December", "this Tuesday": the direction is stated; the bare name is what dateparser reads
-STATED_RE = re.compile(rf"^(last|this|past|next|coming)\s+(?=(?:{MONTH}|{WEEKDAY})(?!\w))", re.IGNORECASE)
+STATED = r"(last|this|past|next|coming)"
+STATED_RE = re.compile(rf"^{STATED}\s+(?=(?:{MONTH}|{WEEKDAY})(?!\w))", re.IGNORECASE)
 BARE_RE = re.compile(rf"^(?:{MONTH}|{WEEKDAY})(?:\s+(?:morning|afternoon|evening|night))?$", re.IGNORECASE)
 WEEKDAY_RE = re.compile(rf"^{WEEKDAY}(?!\w)", re.IGNORECASE)
 DAY_OF_MONTH = rf"(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTH})"
 DAY_OF_MONTH_RE = re.compile(rf"^{DAY_OF_MONTH}$", re.IGNORECASE)
-DATED_DAY_RE = re.compile(rf"^{DAY_OF_MONTH}(?:,?\s+\d{{4}})?$", re.IGNORECASE)  # with its year or without
+DATED_DAY = rf"{DAY_OF_MONTH}(?:,?\s+\d{{4}})?"  # with its year or without
+DATED_DAY_RE = re.compile(rf"^{DATED_DAY}$", re.IGNORECASE)
 # "Friday, August 13", "next Friday, August 13, 2021": a weekday written with a day of the month,
 # which checks the date read (and "next"/"last" before it states the direction)
-STATED_WORDS = r"(?:(last|this|past|next|coming)\s+)?"
+STATED_WORDS = rf"(?:{STATED}\s+)?"
 WEEKDAY_BESIDE_RE = re.compile(rf"^{STATED_WORDS}({WEEKDAY})[\s,]+", re.IGNORECASE)
-DAY_AFTER_WEEKDAY_RE = re.compile(rf"[\s,]+{DAY_OF_MONTH}(?:,?\s+\d{{4}})?(?!\w)", re.IGNORECASE)
+DAY_AFTER_WEEKDAY_RE = re.compile(rf"[\s,]+{DATED_DAY}(?!\w)", re.IGNORECASE)
 ENDS_WITH_WEEKDAY_RE = re.compile(rf"{WEEKDAY}(?!\w)\W*$", re.IGNORECASE)
 WEEKDAY_NUMBERS = {name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 # "November last year": a month of a year named relative to the article's
@@ -149,10 +151,10 @@ def resolve(expression: str, sentence: str, published: str | None) -> ResolvedDa
     direction: Direction = "past"
     uncertain = False
     if stated:
-        direction = "future" if stated.group(1).lower() in ("next", "coming") else "past"
+        direction = _stated_direction(stated.group(1))
         text = text[stated.end() :]
-    elif beside is not None and beside.stated in ("last", "past", "next", "coming"):
-        direction = "future" if beside.stated in ("next", "coming") else "past"  # "next Friday, August 13"
+    elif beside is not None and beside.stated not in (None, "this"):
+        direction = _stated_direction(beside.stated)  # "next Friday, August 13"
     elif bare or DAY_OF_MONTH_RE.match(text):
         direction, uncertain = direction_of(sentence)
     weekend = WEEKEND_RE.search(text) is not None
@@ -213,6 +215,11 @@ def _variants(sentence: str, start: int, end: int) -> list[tuple[int, int]]:
     for cut in range(1, min(MAX_CUT_WORDS, last - first) + 1):
         out.append((start, words[last - cut][1]))
     return out
+
+
+def _stated_direction(word: str) -> Direction:
+    """The direction "next"/"coming" or "last"/"past"/"this" states ("this Tuesday" looks back, as a bare one does)."""
+    return "future" if word.lower() in ("next", "coming") else "past"
 
 
 @dataclass(frozen=True)
