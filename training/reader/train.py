@@ -235,8 +235,9 @@ def fit(args: argparse.Namespace) -> None:
             raise SystemExit(
                 f"{checkpoint} was written for {state['steps']} steps, seed {state['seed']}: use --restart or its settings"
             )
-        written = {k: state.get(k, v) for k, v in distillation_settings(model, args).items()}  # absent: a run before students
-        if written != distillation_settings(model, args):
+        expected = distillation_settings(model, args)
+        written = {k: state.get(k, v) for k, v in expected.items()}  # absent: a checkpoint from before students
+        if written != expected:
             raise SystemExit(f"{checkpoint} was written with {written}: use --restart or those settings")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
