@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from training.reader.data import Example
-from training.reader.near_misses import negation, swap_entity, swap_number
+from training.reader.near_misses import negation, swap_entity, swap_entity_within, swap_number
 
 SENTENCES = ["Calder Bay is a fishing port.", "In 1987 the Calder Bay council built a sea wall with money from Norland."]
 
@@ -103,3 +103,35 @@ def test_no_negation_of_a_negated_question_or_from_a_negated_sentence(nlp) -> No
     negated = ["Calder Bay is a fishing port.", "In 1987 the council didn’t build a sea wall."]  # a curly apostrophe
     plain = "When did the Calder Bay council build a sea wall?"
     assert negation(window(plain, sentences=negated), nlp(plain)) is None
+
+
+def test_a_name_is_swapped_only_for_another_the_window_itself_names() -> None:
+    sentences = [
+        "Calder Bay is a fishing port near Port Ellis.",
+        "In 1987 the Calder Bay council built a sea wall with money from Norland.",
+    ]
+    question = "What did the Calder Bay council build in 1987?"
+    names = {"GPE": {"Calder Bay", "Port Ellis", "Norland"}, "ORG": {"Fishery Board"}}
+    made = {
+        swap_entity_within(
+            window(question, sentences=sentences), doc_of(question, ("Calder Bay", "GPE")), names, random.Random(s)
+        )
+        for s in range(20)
+    }
+    # both names of its label that the window has, the one in the answer's sentence included
+    assert made == {"What did the Port Ellis council build in 1987?", "What did the Norland council build in 1987?"}
+    # no other name of that label on the page: nothing made
+    assert (
+        swap_entity_within(window(question), doc_of(question, ("Calder Bay", "GPE")), {"GPE": {"Calder Bay"}}, random.Random(0))
+        is None
+    )
+
+
+def test_a_swap_within_never_puts_in_or_takes_out_the_answer() -> None:
+    sentences = ["Calder Bay is a fishing port.", "In 1987 the Calder Bay council paid Norland for a sea wall."]
+    question = "Which country did the Calder Bay council pay in 1987?"
+    ex = window(question, answer="Norland", sentences=sentences)
+    assert (
+        swap_entity_within(ex, doc_of(question, ("Calder Bay", "GPE")), {"GPE": {"Calder Bay", "Norland"}}, random.Random(0))
+        is None
+    )

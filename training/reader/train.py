@@ -150,12 +150,32 @@ def distillation_loss(student, teacher, inputs: dict, start: torch.Tensor, end: 
     return loss
 
 
+ANSWERED_SHARE = 0.90  # of answer windows, for the threshold-free no-answer figures
+
+
+def declined_at(
+    answer_margins: list[float], margins: dict[str, list[float]], answered: float = ANSWERED_SHARE
+) -> dict[str, float]:
+    """Per kind, the share of no-answer windows declined at the margin above which `answered` of the
+    answer windows stay answered (their margins' lower quantile)."""
+    if not answer_margins:
+        return {}
+    at = float(np.quantile(answer_margins, 1 - answered))
+    return {kind: float(np.mean(np.asarray(values) <= at)) for kind, values in sorted(margins.items()) if values}
+
+
 def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, float]:
-    """Span F1 on answer windows (always answering) and no-answer accuracy (margin < 0) per kind."""
+    """Span F1 on answer windows (always answering) and no-answer accuracy (margin < 0) per kind.
+
+    Also each kind's no-answer accuracy at the margin that answers `ANSWERED_SHARE` of the answer
+    windows (`declined_at90_*`): a run that only moved its bias towards "no answer" declines more
+    at margin 0 but not there, so runs on different data mixes compare on it."""
     model.eval()
     windows: list[Window] = [make_window(ex.title, ex.sentences) for ex in examples]
     encs = tok.encode_batch([(ex.question, w.text) for ex, w in zip(examples, windows, strict=True)])
     f1s, declined, answered_pos, f1_by_kind = [], {}, [], {}  # type: ignore[var-annotated]
+    answer_margins: list[float] = []
+    margins: dict[str, list[float]] = {}
     with torch.inference_mode():
         for b0 in range(0, len(examples), batch):
             part = list(range(b0, min(b0 + batch, len(examples))))
@@ -177,13 +197,17 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
                 if ex.answer is not None:
                     f1s.append(f1(text, ex.answers))
                     answered_pos.append(score > null)
+                    answer_margins.append(score - null)
                     f1_by_kind.setdefault(ex.kind, []).append(f1s[-1])
                 else:
                     declined.setdefault(ex.kind, []).append(score <= null)
+                    margins.setdefault(ex.kind, []).append(score - null)
     model.train()
     result = {"span_f1": float(np.mean(f1s)), "answer_windows_answered": float(np.mean(answered_pos))}
     for kind, values in sorted(declined.items()):
         result[f"declined_{kind}"] = float(np.mean(values))
+    for kind, share in declined_at(answer_margins, margins).items():
+        result[f"declined_at90_{kind}"] = share
     for kind, values in sorted(f1_by_kind.items()):
         if kind != "answer":  # answer windows of another kind (relative dates): their own span F1
             result[f"span_f1_{kind}"] = float(np.mean(values))
@@ -210,11 +234,7 @@ def fit(args: argparse.Namespace) -> None:
     if args.limit:
         train = train[: args.limit]
     items = encode(tok, train)
-    rng = random.Random(args.seed)
-    val_all = read(OUT / "validation.jsonl")
-    val = rng.sample(val_all, min(args.val_size, len(val_all)))
-    for extra in args.validation:
-        val += read(OUT / extra)
+    val = validation_windows(args.seed, args.val_size, args.validation)
     print(f"{len(items)} training examples ({sum(e[2] > 0 for e in items)} with an answer), "
           f"{len(val)} validation windows, encoded in {time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
     model = reader_model(args.init or model_dir, args.layers)
@@ -280,6 +300,34 @@ def fit(args: argparse.Namespace) -> None:
                 break
     model.save_pretrained(str(final))
     print(f"finished: {steps} steps; model in {final}", flush=True)
+
+
+def validation_windows(seed: int, size: int, extra: list[str]) -> list[Example]:
+    """A seeded sample of `size` of validation.jsonl's windows, and every window of the `extra` files."""
+    every = read(OUT / "validation.jsonl")
+    windows = random.Random(seed).sample(every, min(size, len(every)))
+    for name in extra:
+        windows += read(OUT / name)
+    return windows
+
+
+def validate_saved(args: argparse.Namespace) -> None:
+    """`validate`: a saved reader or a run's checkpoint on the validation windows a `fit` with the
+    same seed, size and files reads, so that figures of models trained elsewhere compare with a curve."""
+    from embeddings.encoder import resolve_model
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    _, model_dir = resolve_model(BASE_MODEL)
+    val = validation_windows(args.seed, args.val_size, args.validation)
+    if args.checkpoint is not None:
+        state = torch.load(args.checkpoint, weights_only=False)
+        model = reader_model(model_dir, state.get("layers", 0))
+        model.load_state_dict(state["model"])
+    else:
+        model = reader_model(args.model or FINAL)
+    figures = validate(model, tokenizer_for(model_dir), val)
+    print("validation " + json.dumps(figures), flush=True)
 
 
 def _has_bf16() -> bool:
@@ -351,10 +399,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=13)
     p.add_argument("--limit", type=int, default=0, help="train on the first N examples only (a learning curve)")
-    p.add_argument("--val-size", type=int, default=800)
     p.add_argument("--checkpoint-every", type=int, default=300)
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
@@ -365,15 +410,26 @@ def main() -> None:
         "--data", action="append", default=None, metavar="FILE[:N]",
         help="training examples under training/out/reader/ (repeat to mix; :N a seeded sample); default train.jsonl",
     )  # fmt: skip
-    p.add_argument("--validation", action="append", default=[], metavar="FILE", help="more validation windows (all of them)")
     p.add_argument("--out", type=Path, default=None, help="keep this run's checkpoint, curve and model here")
     p.add_argument("--layers", type=int, default=0, help="a student of this many layers, cut from --init's (0: all)")
     p.add_argument("--teacher", type=Path, default=None, help="distil from this saved reader (`fit --out DIR`'s DIR/model)")
     p.add_argument("--temperature", type=float, default=2.0, help="distillation: softening of both span distributions")
     p.add_argument("--alpha", type=float, default=0.5, help="distillation: weight of the gold spans against the teacher's")
+    v = sub.add_parser("validate", help="the validation figures of a saved reader or a checkpoint")
+    source = v.add_mutually_exclusive_group()
+    source.add_argument("--model", type=Path, default=None, help="a saved reader (default: the main run's model)")
+    source.add_argument("--checkpoint", type=Path, default=None, help="a run's checkpoint.pt")
+    for q in (p, v):
+        q.add_argument("--seed", type=int, default=13)
+        q.add_argument("--threads", type=int, default=2)
+        q.add_argument("--val-size", type=int, default=800)
+        q.add_argument("--validation", action="append", default=[], metavar="FILE", help="more validation windows (all of them)")
     args = parser.parse_args()
+    if args.command == "validate":
+        validate_saved(args)
+        return
     args.data = args.data or ["train.jsonl"]
-    {"fit": fit}[args.command](args)
+    fit(args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""A smaller reader distilled from the trained one: the student's layers and its loss, on a tiny random model."""
+"""Reader training: a smaller reader distilled from the trained one (its layers and loss, on a tiny random
+model), and the validation figure that compares runs whatever their bias."""
 
 from __future__ import annotations
 
@@ -64,3 +65,15 @@ def test_the_loss_is_the_gold_loss_at_alpha_one_and_zero_for_the_teacher_itself(
     )
     student = reader_model(path, layers=2).eval()
     assert distillation_loss(student, teacher, inputs(), start, end, temperature=2.0, alpha=0.0).item() > 1e-4
+
+
+def test_no_answer_windows_are_counted_at_the_margin_that_keeps_most_answers() -> None:
+    from training.reader.train import declined_at
+
+    answers = [float(m) for m in range(1, 11)]  # 90% answered above the 0.1 quantile, 1.9
+    shares = declined_at(answers, {"near_miss": [-5.0, 1.0, 1.5, 3.0], "article": [9.0]}, answered=0.9)
+    assert shares == {"article": 0.0, "near_miss": 0.75}
+    # a bias shift moves every margin alike and changes nothing
+    shifted = declined_at([m - 4 for m in answers], {"near_miss": [-9.0, -3.0, -2.5, -1.0], "article": [5.0]}, 0.9)
+    assert shifted == shares
+    assert declined_at([], {"near_miss": [0.0]}) == {}
