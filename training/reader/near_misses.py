@@ -72,14 +72,21 @@ def _swappable(ent) -> bool:
     return ent.label_ in SWAPPED_LABELS and ent.text[:1].isupper()
 
 
-def swap_entity(ex: Example, doc, pool: dict[str, set[str]], rng: random.Random) -> str | None:
-    """The question with one of its named entities that the window names replaced by another of its label."""
+def _names_to_swap(ex: Example, doc, rng: random.Random) -> tuple[str, str, str, list]:
+    """The window, the answer's sentence, the answer, and the question's names (`doc.ents`) that
+    the window names outside the answer, in a random order: the names an entity swap may replace."""
     window = " ".join(ex.sentences)
     assert ex.answer is not None
     sentence = ex.sentences[ex.answer[0]]
     answer_text = sentence[ex.answer[1] : ex.answer[2]]
     ents = [e for e in doc.ents if _swappable(e) and _contains(window, e.text) and not _contains(answer_text, e.text)]
     rng.shuffle(ents)
+    return window, sentence, answer_text, ents
+
+
+def swap_entity(ex: Example, doc, pool: dict[str, set[str]], rng: random.Random) -> str | None:
+    """The question with one of its named entities that the window names replaced by another of its label."""
+    window, sentence, _, ents = _names_to_swap(ex, doc, rng)
     for ent in ents:
         words = set(ent.text.lower().split())
         others = [
@@ -102,11 +109,7 @@ def swap_entity_within(ex: Example, doc, window_names: dict[str, set[str]], rng:
     The hard case only: both names are on the page, so the window stays on topic and names what
     the edited question asks about, but not in the asked relation ("Who is Russia's foreign ministry
     spokesman?" of "Iran's foreign ministry spokesman ... said cooperation with Russia ...")."""
-    window = " ".join(ex.sentences)
-    assert ex.answer is not None
-    answer_text = ex.sentences[ex.answer[0]][ex.answer[1] : ex.answer[2]]
-    ents = [e for e in doc.ents if _swappable(e) and _contains(window, e.text) and not _contains(answer_text, e.text)]
-    rng.shuffle(ents)
+    _, _, answer_text, ents = _names_to_swap(ex, doc, rng)
     for ent in ents:
         words = set(ent.text.lower().split())
         others = [
