@@ -70,10 +70,12 @@ def test_the_loss_is_the_gold_loss_at_alpha_one_and_zero_for_the_teacher_itself(
 def test_no_answer_windows_are_counted_at_the_margin_that_keeps_most_answers() -> None:
     from training.reader.train import declined_at
 
-    answers = [float(m) for m in range(1, 11)]  # 90% answered above the 0.1 quantile, 1.9
+    answers = [float(m) for m in range(1, 11)]  # 9 of 10 answered above the margin 1.0
     shares = declined_at(answers, {"near_miss": [-5.0, 1.0, 1.5, 3.0], "article": [9.0]}, answered=0.9)
-    assert shares == {"article": 0.0, "near_miss": 0.75}
+    assert shares == {"article": 0.0, "near_miss": 0.5}
     # a bias shift moves every margin alike and changes nothing
     shifted = declined_at([m - 4 for m in answers], {"near_miss": [-9.0, -3.0, -2.5, -1.0], "article": [5.0]}, 0.9)
     assert shifted == shares
     assert declined_at([], {"near_miss": [0.0]}) == {}
+    # an answer window without a span (margin -inf) among them: a share, not NaN
+    assert declined_at([float("-inf")] * 2 + answers[2:], {"near_miss": [0.0, 5.0]}, 0.9) == {"near_miss": 0.0}

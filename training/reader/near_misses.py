@@ -108,7 +108,10 @@ def swap_entity_within(ex: Example, doc, window_names: dict[str, set[str]], rng:
 
     The hard case only: both names are on the page, so the window stays on topic and names what
     the edited question asks about, but not in the asked relation ("Who is Russia's foreign ministry
-    spokesman?" of "Iran's foreign ministry spokesman ... said cooperation with Russia ...")."""
+    spokesman?" of "Iran's foreign ministry spokesman ... said cooperation with Russia ...").
+    Unlike `swap_entity`, the new name may be in the answer's own sentence (as "Russia" is there),
+    so a symmetric relation sometimes leaves the question answerable ("Who did A meet?" with A and
+    B swapped): about 4 of 25 read by hand."""
     _, _, answer_text, ents = _names_to_swap(ex, doc, rng)
     for ent in ents:
         words = set(ent.text.lower().split())
