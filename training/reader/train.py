@@ -169,10 +169,11 @@ def declined_at(
 def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, float]:
     """Span F1 on answer windows (always answering) and no-answer accuracy (margin < 0) per kind.
 
-    Also each kind's no-answer accuracy at the margin that answers `ANSWERED_SHARE` of the answer
-    windows of SQuAD (kind `answer`; other answer kinds, such as relative dates, would move that margin
-    with the validation files given) (`declined_at90_*`): a run that only moved its bias towards "no answer" declines more
-    at margin 0 but not there, so runs on different data mixes compare on it."""
+    Also each kind's no-answer accuracy at the margin that keeps `ANSWERED_SHARE` of the SQuAD
+    answer windows answered (`declined_at90_*`). A run that only moved its bias towards "no answer"
+    declines more at margin 0 but not there, so runs on different data mixes compare on it. Only
+    windows of kind `answer` set that margin: other answer kinds (relative dates) would make it
+    depend on which validation files were given."""
     model.eval()
     windows: list[Window] = [make_window(ex.title, ex.sentences) for ex in examples]
     encs = tok.encode_batch([(ex.question, w.text) for ex, w in zip(examples, windows, strict=True)])
