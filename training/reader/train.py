@@ -28,6 +28,7 @@ import math
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -177,7 +178,7 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
     model.eval()
     windows: list[Window] = [make_window(ex.title, ex.sentences) for ex in examples]
     encs = tok.encode_batch([(ex.question, w.text) for ex, w in zip(examples, windows, strict=True)])
-    f1s, declined, answered_pos, f1_by_kind = [], {}, [], {}  # type: ignore[var-annotated]
+    f1s, answered_pos, f1_by_kind = [], [], {}  # type: ignore[var-annotated]
     answer_margins: list[float] = []
     margins: dict[str, list[float]] = {}
     with torch.inference_mode():
@@ -205,12 +206,11 @@ def validate(model, tok, examples: list[Example], batch: int = 64) -> dict[str, 
                         answer_margins.append(score - null)
                     f1_by_kind.setdefault(ex.kind, []).append(f1s[-1])
                 else:
-                    declined.setdefault(ex.kind, []).append(score <= null)
                     margins.setdefault(ex.kind, []).append(score - null)
     model.train()
     result = {"span_f1": float(np.mean(f1s)), "answer_windows_answered": float(np.mean(answered_pos))}
-    for kind, values in sorted(declined.items()):
-        result[f"declined_{kind}"] = float(np.mean(values))
+    for kind, values in sorted(margins.items()):
+        result[f"declined_{kind}"] = float(np.mean(np.asarray(values) <= 0))  # score <= null
     for kind, share in declined_at(answer_margins, margins).items():
         result[f"declined_at{round(100 * ANSWERED_SHARE)}_{kind}"] = share
     for kind, values in sorted(f1_by_kind.items()):
@@ -307,6 +307,14 @@ def fit(args: argparse.Namespace) -> None:
     print(f"finished: {steps} steps; model in {final}", flush=True)
 
 
+def checkpoint_model(checkpoint: Path, base_dir: Path) -> tuple[Any, dict]:
+    """The reader a run's checkpoint holds (a distilled student with its fewer layers), and the checkpoint."""
+    state = torch.load(checkpoint, weights_only=False)
+    model = reader_model(base_dir, state.get("layers", 0))
+    model.load_state_dict(state["model"])
+    return model, state
+
+
 def validation_windows(seed: int, size: int, extra: list[str]) -> list[Example]:
     """A seeded sample of `size` of validation.jsonl's windows, and every window of the `extra` files."""
     every = read(OUT / "validation.jsonl")
@@ -326,9 +334,7 @@ def validate_saved(args: argparse.Namespace) -> None:
     _, model_dir = resolve_model(BASE_MODEL)
     val = validation_windows(args.seed, args.val_size, args.validation)
     if args.checkpoint is not None:
-        state = torch.load(args.checkpoint, weights_only=False)
-        model = reader_model(model_dir, state.get("layers", 0))
-        model.load_state_dict(state["model"])
+        model, _ = checkpoint_model(args.checkpoint, model_dir)
     else:
         model = reader_model(args.model or FINAL)
     figures = validate(model, tokenizer_for(model_dir), val)
